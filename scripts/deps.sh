@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Eventide needs, only when some are missing.
+# Runs as root on the project's machines (CI and development); uses sudo otherwise.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git curl
+  clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes
+  libuv1-dev                        # event loop, thread pool
+  node-llhttp                       # HTTP/1.1 parser C sources, compiled in the build
+  libwslay-dev                      # WebSocket framing
+  libssl-dev                        # TLS, JWT, certificates
+  libxxhash-dev                     # WAL checksums (XXH3)
+  rapidjson-dev                     # JSON
+  libyaml-cpp-dev                   # config.yaml
+  libcli11-dev                      # command-line parsing
+  libgtest-dev libgmock-dev         # unit tests
+  libbenchmark-dev                  # micro-benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

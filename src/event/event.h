@@ -1,0 +1,55 @@
+// The entry codec: what one log entry's payload records. One event on a
+// table: a create, update, delete or publish, with the record or message as
+// JSON bytes. The server encodes, the projection, cursors and eventide-log
+// decode. The bytes are described in wal/FORMAT.md ("Entry payload").
+#ifndef EVENTIDE_SRC_EVENT_EVENT_H_
+#define EVENTIDE_SRC_EVENT_EVENT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "wal/status.h"
+
+namespace eventide::event {
+
+enum class Op : uint8_t {
+  kCreate = 1,
+  kUpdate = 2,   // replace or merge: `data` is the whole record after the write
+  kDelete = 3,   // `data` is the record's last state before the delete
+  kPublish = 4,  // a message to the topic; changes no record
+};
+
+// "create", "update", "delete", "publish".
+std::string_view OpName(Op op);
+std::optional<Op> ParseOp(std::string_view name);
+
+inline constexpr uint8_t kEventVersion = 1;
+
+// An event. Decode fills the views with pointers into the payload it was
+// given, so a decoded Event lives no longer than that payload.
+struct Event {
+  Op op = Op::kCreate;
+  int64_t time_ms = 0;       // wall-clock time the server accepted the write
+  std::string_view app;      // app id, never empty
+  std::string_view table;    // table name as the schema declares it, never empty
+  std::string_view id;       // record id; empty for a table-level publish
+  std::string_view tenant;   // writer's tenant claim; empty when unknown
+  std::string_view subject;  // writer's subject (JWT sub); empty when unknown
+  std::string_view data;     // JSON bytes (record or message); may be empty
+};
+
+// Replaces *out with the encoding of `e`. Reuses out's capacity.
+void Encode(const Event& e, std::string* out);
+// Bytes Encode would produce.
+size_t EncodedSize(const Event& e);
+
+// Parses `payload`. Corruption when it is not a version-1 event: unknown
+// version or operation, a length running past the end, trailing bytes, or an
+// empty app or table.
+Status Decode(std::string_view payload, Event* out);
+
+}  // namespace eventide::event
+
+#endif  // EVENTIDE_SRC_EVENT_EVENT_H_
