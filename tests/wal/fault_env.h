@@ -171,6 +171,13 @@ class FaultEnv final : public Env {
     std::lock_guard<std::mutex> lk(mu_);
     return sync_dirs_;
   }
+  // Bytes written through this env and not yet covered by a sync.
+  uint64_t unsynced_bytes() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    uint64_t n = 0;
+    for (const auto& [path, st] : files_) n += st.size - st.synced;
+    return n;
+  }
 
  private:
   struct FileState {
