@@ -499,6 +499,10 @@ std::unique_ptr<Reader> Log::NewReader() {
 }
 
 Status Log::DeleteBefore(Position p, size_t* deleted) {
+  if (deleted) *deleted = 0;
+  // Refused before anything is dropped from segments_: a read-only log that
+  // forgot segments it cannot delete would report a wrong first_position().
+  if (options_.read_only) return Status::Unavailable("log is open read-only");
   std::vector<std::string> doomed;
   {
     std::lock_guard<std::mutex> lk(segments_mu_);
@@ -513,7 +517,6 @@ Status Log::DeleteBefore(Position p, size_t* deleted) {
   }
   if (deleted) *deleted = doomed.size();
   if (doomed.empty()) return Status::OK();
-  if (options_.read_only) return Status::Unavailable("log is open read-only");
   for (const auto& path : doomed) {
     Status s = env_->RemoveFile(path);
     if (!s.ok()) return s;
