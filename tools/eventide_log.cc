@@ -485,6 +485,22 @@ int Tail(const std::string& log_dir, const std::string& lines, bool follow, bool
     if (g_stop) return kExitOk;
     s = log->Refresh();
     if (!s.ok()) return Error(ExitCodeFor(s), s.message());
+    // A read-only Log that opened while the writer was creating a segment
+    // (file there, header not yet written) never looks at that segment
+    // again in Refresh. Reopen once its header is on disk, and carry on
+    // where we were.
+    wal::SegmentInfo newest = log->Segments().back();
+    struct stat st;
+    if (newest.bytes < wal::kSegmentHeaderBytes && ::stat(newest.path.c_str(), &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) >= wal::kSegmentHeaderBytes) {
+      Position next = reader->next_position();
+      reader.reset();  // a Reader must not outlive its Log
+      log.reset();
+      if (auto err = OpenReadOnly(log_dir, &log)) return *err;
+      reader = log->NewReader();
+      s = reader->Seek(next);
+      if (!s.ok()) return Error(ExitCodeFor(s), s.message());
+    }
   }
 }
 
@@ -896,10 +912,59 @@ int Verify(const std::string& log_dir, bool strict) {
   return kExitOk;
 }
 
+// Damage at or before position `last`: what TruncateAfter(last) would leave
+// in place. TruncateAfter checks only the segment it cuts (wal/repair.h), so
+// without this an earlier damaged segment would survive a "successful" repair
+// that had deleted every later segment. Returns an empty string when entries
+// up to `last` (or up to the end of the log, when it ends sooner) are whole;
+// otherwise the problem, and *keep is the newest position before it.
+std::string DamageUpTo(const std::string& log_dir, const std::vector<Position>& bases,
+                       Position last, Position* keep) {
+  *keep = Position();
+  for (size_t i = 0; i < bases.size() && bases[i] <= last; ++i) {
+    std::string path = log_dir + "/" + wal::SegmentFileName(bases[i]);
+    if (i > 0 && bases[i] != keep->Next()) {
+      return path + " offset 0: base position " + bases[i].ToString() +
+             " does not follow position " + keep->ToString() + " (a segment is missing?)";
+    }
+    auto opened = wal::SegmentReader::Open(path, bases[i]);
+    if (!opened.ok()) return opened.status().message();
+    wal::SegmentReader& reader = **opened;
+    *keep = bases[i].Prev();
+    wal::Entry e;
+    for (;;) {
+      wal::SegmentReader::Outcome o = reader.Next(&e);
+      if (o == wal::SegmentReader::Outcome::kEnd) break;
+      if (o != wal::SegmentReader::Outcome::kEntry) {
+        // A torn tail of the last segment before `last` means the log ends
+        // sooner; TruncateAfter says so itself.
+        if (o == wal::SegmentReader::Outcome::kTorn && i + 1 == bases.size()) return "";
+        return path + " offset " + std::to_string(reader.problem_offset()) + ": " +
+               reader.problem();
+      }
+      *keep = e.position;
+      if (e.position >= last) return "";
+    }
+  }
+  return "";
+}
+
 int Repair(const std::string& log_dir, const std::string& after) {
   int rc = kExitOk;
   auto last = ParsePositionArg("--truncate-after", after, &rc);
   if (!last) return rc;
+  std::vector<Position> bases;
+  Status st = ListSegments(log_dir, &bases);
+  if (!st.ok()) return Error(kExitUsage, st.message());
+  Position keep;
+  std::string damage = DamageUpTo(log_dir, bases, *last, &keep);
+  if (!damage.empty()) {
+    std::string hint = !bases.empty() && keep.Next() >= bases.front()
+                           ? "; to cut before it: repair --truncate-after " + keep.ToString()
+                           : "";
+    return Error(kExitFailed, "repair refused: the log is damaged at or before position " +
+                                  last->ToString() + ": " + damage + hint);
+  }
   wal::RepairReport report;
   Status s = wal::TruncateAfter(log_dir, *last, &report);
   if (!s.ok()) {

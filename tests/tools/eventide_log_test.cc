@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -465,6 +466,45 @@ TEST_F(EventideLogTest, TailFollowPicksUpEntriesAppendedLater) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+// A follower that starts while the writer is creating a segment (the file is
+// there, its header not yet written) still sees the entries that go into it.
+TEST_F(EventideLogTest, TailFollowCarriesOnPastASegmentBeingCreated) {
+  WriteStandardLog();
+  std::string next = dir_.Sub(wal::SegmentFileName(Position(21)));
+  wal::WriteFile(next, "");
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  std::string bin = EVENTIDE_LOG_BIN;
+  std::string data = dir_.path();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], 1);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    ::execl(bin.c_str(), bin.c_str(), "--data", data.c_str(), "tail", "-n", "1", "-f", "--json",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string buffer;
+  std::vector<std::string> lines = ReadLines(pipe_fds[0], 1, std::chrono::seconds(10), &buffer);
+  ASSERT_EQ(lines.size(), 1u) << buffer;
+  {
+    // Recovery removes the headerless segment and creates it again.
+    auto log = Log::Open(Options());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    AppendTo(log->get(), {Encoded({event::Op::kPublish, "app1", "Chat", "", "", "", "1"})});
+  }
+  lines = ReadLines(pipe_fds[0], 2, std::chrono::seconds(10), &buffer);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(pipe_fds[0]);
+  ASSERT_EQ(lines.size(), 2u) << buffer;
+  EXPECT_EQ(ParseJson(lines[1])["position"].GetUint64(), 21u);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST_F(EventideLogTest, StatsCountsTablesAndOperations) {
   WriteStandardLog();
   RunResult r = Tool({"stats", "--json"});
@@ -613,6 +653,58 @@ TEST_F(EventideLogTest, RepairTruncateAfterCutsTheLog) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   r = Tool({"repair"});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+// The operator's path after start-up refuses a damaged log: verify names the
+// damage, repair cuts just before it, and the log is whole again.
+TEST_F(EventideLogTest, RepairCutsBeforeDamageInAnEarlierSegment) {
+  WriteStandardLog();
+  std::vector<std::string> paths = SegmentPaths();
+  ASSERT_GE(paths.size(), 3u);
+  auto base = wal::ParseSegmentFileName(std::filesystem::path(paths[1]).filename().string());
+  ASSERT_TRUE(base.has_value());
+  uint64_t offset = LastEntryOffset(paths[1]);
+  // The damaged entry's position, read before the damage.
+  uint64_t damaged = 0;
+  {
+    auto r = wal::SegmentReader::Open(paths[1], *base);
+    ASSERT_TRUE(r.ok());
+    wal::Entry e;
+    while ((*r)->Next(&e) == wal::SegmentReader::Outcome::kEntry) damaged = e.position.value();
+  }
+  ASSERT_GT(damaged, base->value());
+  wal::IncrementByte(paths[1], offset + wal::kEntryHeaderBytes);
+  RunResult r = Tool({"verify"});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find(paths[1] + " offset " + std::to_string(offset)), std::string::npos) << r.err;
+
+  // Keeping the damaged entry, or anything after it, is refused before a
+  // byte is cut, and the refusal says where to cut instead.
+  uint64_t keep = damaged - 1;
+  for (uint64_t n : {damaged, damaged + 3}) {
+    size_t segments_before = SegmentPaths().size();
+    r = Tool({"repair", "--truncate-after", std::to_string(n)});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(r.err.rfind("eventide-log: repair refused: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(paths[1] + " offset " + std::to_string(offset)), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("--truncate-after " + std::to_string(keep)), std::string::npos) << r.err;
+    EXPECT_EQ(SegmentPaths().size(), segments_before);
+  }
+
+  r = Tool({"repair", "--truncate-after", std::to_string(keep)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("cut " + paths[1] + " at offset " + std::to_string(offset)),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("removed " + paths[2]), std::string::npos) << r.out;
+
+  r = Tool({"verify", "--strict"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = Tool({"tail", "-n", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Lines(r.out).size(), 1u) << r.out;
+  EXPECT_EQ(ParseJson(Lines(r.out)[0])["position"].GetUint64(), keep);
 }
 
 TEST_F(EventideLogTest, RepairRefusesWhileTheLogIsOpen) {
