@@ -60,6 +60,10 @@ constexpr int kExitUsage = 2;   // bad arguments, or the environment (no such di
 // `tail -f` polls this often: new entries show up within a fifth of a second,
 // and an idle follower costs a stat-and-read five times a second.
 constexpr auto kFollowInterval = std::chrono::milliseconds(200);
+// A segment header is written microseconds after its file is created, so a
+// Refresh that still finds it short after this many polls (5 s) has met real
+// damage, not a writer in the middle of rolling.
+constexpr int kRefreshRetries = 25;
 // `verify` reports progress at most this often, and only on runs this long.
 constexpr auto kProgressInterval = std::chrono::seconds(1);
 // Output is written in chunks of about this size.
@@ -467,6 +471,7 @@ int Tail(const std::string& log_dir, const std::string& lines, bool follow, bool
   if (!s.ok()) return Error(ExitCodeFor(s), s.message());
   std::string out;
   wal::Entry e;
+  int refresh_failures = 0;
   for (;;) {
     for (;;) {
       auto more = reader->Next(&e);
@@ -484,7 +489,16 @@ int Tail(const std::string& log_dir, const std::string& lines, bool follow, bool
     ::nanosleep(&ts, nullptr);
     if (g_stop) return kExitOk;
     s = log->Refresh();
-    if (!s.ok()) return Error(ExitCodeFor(s), s.message());
+    if (!s.ok()) {
+      // Log::Refresh fails with Corruption ("segment header is short") when
+      // it runs between the writer's creating the next segment file and its
+      // writing that file's header (a library bug, reported with a
+      // reproduction); the next poll finds the header there. Only a failure
+      // that outlasts kRefreshRetries polls is taken as real.
+      if (s.IsCorruption() && ++refresh_failures < kRefreshRetries) continue;
+      return Error(ExitCodeFor(s), s.message());
+    }
+    refresh_failures = 0;
     // A read-only Log that opened while the writer was creating a segment
     // (file there, header not yet written) never looks at that segment
     // again in Refresh. Reopen once its header is on disk, and carry on
