@@ -381,8 +381,16 @@ void Log::WriterMain() {
   }
 }
 
+Log::Segment* Log::ActiveSegment() {
+  // Only this thread changes which segment is last, so the pointer stays
+  // valid; but DeleteBefore may erase from the front of segments_ on another
+  // thread, moving every element, so even reading back() takes the lock.
+  std::lock_guard<std::mutex> lk(segments_mu_);
+  return segments_.back().get();
+}
+
 Status Log::WriteBatch(const Batch& batch) {
-  Segment* seg = segments_.back().get();  // only this thread changes which is last
+  Segment* seg = ActiveSegment();
   const char* data = batch.bytes.data();
   const size_t size = batch.bytes.size();
   const bool always = options_.sync.mode == SyncPolicy::Mode::kAlways;
@@ -427,7 +435,7 @@ Status Log::WriteBatch(const Batch& batch) {
       if (!s.ok()) return s;
       s = CreateSegment(p);
       if (!s.ok()) return s;
-      seg = segments_.back().get();
+      seg = ActiveSegment();
       bytes = kSegmentHeaderBytes;
       last = Position();
       have_point = false;

@@ -159,6 +159,8 @@ class Log {
   Status CreateSegment(Position base);
   void WriterMain();
   Status WriteBatch(const Batch& batch);
+  // The last segment. Writer thread only.
+  Segment* ActiveSegment();
   void Fail(const Status& s);
   // Where the entry at `p` (or the one at or before it that the index knows)
   // starts. REQUIRES: first_position() <= p <= durable_head().
