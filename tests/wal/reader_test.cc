@@ -290,5 +290,193 @@ TEST_F(ReaderTest, ReadersAreIndependent) {
   ExpectCaughtUp(b.get());
 }
 
+TEST_F(ReaderTest, SeekUsesTheIndexInsteadOfScanningTheSegment) {
+  // One large segment; then an early entry is damaged behind the open log's
+  // back. A seek far past it must not read it (the index skips it), while a
+  // seek to it reports the damage.
+  OpenLog();
+  std::vector<size_t> sizes(200, 500);
+  AppendSizes(sizes);
+  ASSERT_EQ(log_->Segments().size(), 1u);
+  const std::string path = SegmentPath(dir_.path(), 1);
+  const uint64_t entry10 = EntryOffsets(ReadFile(path))[9];
+  IncrementByte(path, entry10 + kEntryHeaderBytes);
+  auto reader = log_->NewReader();
+  ASSERT_OK(reader->Seek(Position(150)));
+  ExpectNext(reader.get(), 150, 500);
+  ASSERT_OK(reader->Seek(Position(10)));
+  Entry e;
+  auto r = reader->Next(&e);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("offset " + std::to_string(entry10)), std::string::npos)
+      << r.status().ToString();
+}
+
+// ---- SegmentReader: the one definition of a valid entry (FORMAT.md 6) ----
+
+class SegmentReaderTest : public testing::Test {
+ protected:
+  // A segment with base 10 and entries 10, 11, 12 with payloads "a", "bb", "ccc".
+  void SetUp() override {
+    char h[kSegmentHeaderBytes];
+    EncodeSegmentHeader(Position(10), h);
+    bytes_.assign(h, sizeof(h));
+    offsets_.clear();
+    for (uint64_t i = 0; i < 3; ++i) AddEntry(Position(10 + i), std::string(i + 1, 'a' + i));
+  }
+
+  void AddEntry(Position p, const std::string& payload) {
+    offsets_.push_back(bytes_.size());
+    char e[kEntryHeaderBytes];
+    EncodeEntryHeader(p, 1000 + static_cast<int64_t>(p.value()), payload, e);
+    bytes_.append(e, sizeof(e));
+    bytes_ += payload;
+  }
+
+  // Reads the entries before the last one, then returns the outcome for it.
+  SegmentReader::Outcome LastOutcome(std::string* problem = nullptr) {
+    auto r = SegmentReader::OpenBuffer(bytes_, Position(10));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return SegmentReader::Outcome::kIOError;
+    Entry e;
+    for (size_t i = 0; i + 1 < offsets_.size(); ++i) {
+      EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEntry);
+    }
+    SegmentReader::Outcome o = (*r)->Next(&e);
+    if (o != SegmentReader::Outcome::kEntry) {
+      EXPECT_EQ((*r)->problem_offset(), offsets_.back());
+      if (problem) *problem = (*r)->problem();
+    }
+    return o;
+  }
+
+  std::string bytes_;
+  std::vector<uint64_t> offsets_;
+};
+
+TEST_F(SegmentReaderTest, ReadsEveryEntryThenEnds) {
+  auto r = SegmentReader::OpenBuffer(bytes_, Position(10));
+  ASSERT_OK(r);
+  Entry e;
+  for (uint64_t i = 0; i < 3; ++i) {
+    ASSERT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEntry);
+    EXPECT_EQ(e.position, Position(10 + i));
+    EXPECT_EQ(e.payload, std::string(i + 1, 'a' + i));
+    EXPECT_EQ(e.timestamp_us, static_cast<int64_t>(1010 + i));
+    EXPECT_EQ(e.offset, offsets_[i]);
+  }
+  EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEnd);
+  EXPECT_EQ((*r)->offset(), bytes_.size());
+  EXPECT_EQ((*r)->next_position(), Position(13));
+  EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEnd);  // and stays there
+}
+
+TEST_F(SegmentReaderTest, HeaderOnlySegmentEndsAtOnce) {
+  bytes_.resize(kSegmentHeaderBytes);
+  auto r = SegmentReader::OpenBuffer(bytes_, Position(10));
+  ASSERT_OK(r);
+  Entry e;
+  EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEnd);
+}
+
+TEST_F(SegmentReaderTest, BadHeaderIsCorruption) {
+  bytes_[0] = 'X';
+  EXPECT_TRUE(SegmentReader::OpenBuffer(bytes_, Position(10)).status().IsCorruption());
+  SetUp();
+  EXPECT_TRUE(SegmentReader::OpenBuffer(bytes_, Position(11)).status().IsCorruption());
+  EXPECT_TRUE(
+      SegmentReader::OpenBuffer(bytes_.substr(0, 31), Position(10)).status().IsCorruption());
+}
+
+TEST_F(SegmentReaderTest, PartialEntryHeaderIsTorn) {
+  for (size_t keep = 1; keep < kEntryHeaderBytes; ++keep) {
+    SetUp();
+    bytes_.resize(offsets_.back() + keep);
+    std::string problem;
+    EXPECT_EQ(LastOutcome(&problem), SegmentReader::Outcome::kTorn) << keep;
+  }
+}
+
+TEST_F(SegmentReaderTest, ZeroEntryHeaderIsTorn) {
+  bytes_ += std::string(kEntryHeaderBytes + 100, '\0');
+  offsets_.push_back(bytes_.size() - kEntryHeaderBytes - 100);
+  std::string problem;
+  EXPECT_EQ(LastOutcome(&problem), SegmentReader::Outcome::kTorn);
+  EXPECT_NE(problem.find("zero bytes"), std::string::npos) << problem;
+}
+
+TEST_F(SegmentReaderTest, UnknownFlagsAreCorrupt) {
+  PutU32(bytes_.data() + offsets_.back() + 4, 1);
+  std::string problem;
+  EXPECT_EQ(LastOutcome(&problem), SegmentReader::Outcome::kCorrupt);
+  EXPECT_NE(problem.find("flags"), std::string::npos) << problem;
+}
+
+TEST_F(SegmentReaderTest, OverlongLengthIsCorruptNotTorn) {
+  // Rule 4 comes before rule 5: a length above the maximum is damage, even
+  // though the file also ends inside the claimed entry.
+  PutU32(bytes_.data() + offsets_.back(), kMaxPayloadBytes + 1);
+  std::string problem;
+  EXPECT_EQ(LastOutcome(&problem), SegmentReader::Outcome::kCorrupt);
+  EXPECT_NE(problem.find("exceeds the maximum"), std::string::npos) << problem;
+}
+
+TEST_F(SegmentReaderTest, EntryPastTheEndOfTheFileIsTorn) {
+  for (size_t cut = 1; cut <= 3; ++cut) {
+    SetUp();
+    bytes_.resize(bytes_.size() - cut);
+    std::string problem;
+    EXPECT_EQ(LastOutcome(&problem), SegmentReader::Outcome::kTorn) << cut;
+    EXPECT_NE(problem.find("extends past the end"), std::string::npos) << problem;
+  }
+}
+
+TEST_F(SegmentReaderTest, ChecksumMismatchIsCorrupt) {
+  bytes_.back() = 'z';
+  std::string problem;
+  EXPECT_EQ(LastOutcome(&problem), SegmentReader::Outcome::kCorrupt);
+  EXPECT_NE(problem.find("checksum mismatch"), std::string::npos) << problem;
+}
+
+TEST_F(SegmentReaderTest, UnexpectedPositionIsCorrupt) {
+  AddEntry(Position(14), "skips 13");
+  std::string problem;
+  EXPECT_EQ(LastOutcome(&problem), SegmentReader::Outcome::kCorrupt);
+  EXPECT_NE(problem.find("position 14 where 13 was expected"), std::string::npos) << problem;
+}
+
+TEST_F(SegmentReaderTest, FollowsAGrowingFile) {
+  // A reader at the end of a file being appended to sees what comes next,
+  // including an entry that was torn when first read.
+  TempDir dir;
+  const std::string path = dir.Sub(SegmentFileName(Position(10)));
+  const std::string whole = bytes_;
+  WriteFile(path, whole.substr(0, offsets_[1]));
+  auto r = SegmentReader::Open(path, Position(10));
+  ASSERT_OK(r);
+  Entry e;
+  ASSERT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEntry);
+  EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEnd);
+  WriteFile(path, whole.substr(0, offsets_[1] + 10));  // header of 11, in part
+  EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kTorn);
+  WriteFile(path, whole.substr(0, offsets_[1] + kEntryHeaderBytes + 1));  // 11 lacks a byte
+  EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kTorn);
+  WriteFile(path, whole);
+  ASSERT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEntry);
+  EXPECT_EQ(e.position, Position(11));
+  EXPECT_EQ(e.payload, "bb");
+  ASSERT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEntry);
+  EXPECT_EQ(e.payload, "ccc");
+  EXPECT_EQ((*r)->Next(&e), SegmentReader::Outcome::kEnd);
+}
+
+TEST_F(SegmentReaderTest, MissingFileIsNotFound) {
+  TempDir dir;
+  EXPECT_TRUE(SegmentReader::Open(dir.Sub(SegmentFileName(Position(1))), Position(1))
+                  .status()
+                  .IsNotFound());
+}
+
 }  // namespace
 }  // namespace eventide::wal
