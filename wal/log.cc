@@ -32,6 +32,20 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+// True when the segment file at `path` holds no complete header: it is
+// shorter than one, or the header bytes are all zero (FORMAT.md section 6).
+// That is a segment whose creation was interrupted, or, to a read-only
+// reader, one that the writer is creating right now.
+bool HeaderIncomplete(const std::string& path) {
+  std::string head(kSegmentHeaderBytes, '\0');
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+  ::close(fd);
+  return n >= 0 && (static_cast<size_t>(n) < kSegmentHeaderBytes ||
+                    head == std::string(kSegmentHeaderBytes, '\0'));
+}
+
 }  // namespace
 
 // ---- SyncPolicy ----
@@ -172,13 +186,7 @@ Status Log::ScanSegment(Segment* seg, bool is_last, RecoveryReport* report) {
     // when the process died: nothing in it was ever acknowledged.
     struct stat st;
     if (::stat(seg->path.c_str(), &st) != 0) return Status::FromErrno("stat " + seg->path, errno);
-    std::string head(kSegmentHeaderBytes, '\0');
-    int fd = ::open(seg->path.c_str(), O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? ::pread(fd, head.data(), head.size(), 0) : -1;
-    if (fd >= 0) ::close(fd);
-    bool torn = n >= 0 && (static_cast<size_t>(n) < kSegmentHeaderBytes ||
-                           head == std::string(kSegmentHeaderBytes, '\0'));
-    if (!torn) return opened.status();
+    if (!HeaderIncomplete(seg->path)) return opened.status();
     report->tail_bytes = static_cast<uint64_t>(st.st_size);
     report->tail_segment = seg->path;
     report->tail_offset = 0;
@@ -538,14 +546,23 @@ Status Log::Refresh() {
   std::lock_guard<std::mutex> lk(segments_mu_);
   for (;;) {
     Segment* last = segments_.back().get();
-    if (last->bytes >= kSegmentHeaderBytes) {
-      auto r = SegmentReader::Open(last->path, last->base);
-      if (!r.ok()) return r.status();
-      (*r)->SeekTo(last->bytes, last->last.IsNone() ? last->base : last->last.Next());
-      Entry e;
-      while ((*r)->Next(&e) == SegmentReader::Outcome::kEntry) {
-        last->Note(e.position, e.offset, kEntryHeaderBytes + e.payload.size());
+    auto r = SegmentReader::Open(last->path, last->base);
+    if (!r.ok()) {
+      // A segment found while the writer was creating it (the file is there,
+      // its header not yet written), by Open or by an earlier pass, holds
+      // nothing yet: the next Refresh looks again. Once its header has been
+      // seen whole, any failure is real.
+      if (last->bytes < kSegmentHeaderBytes && r.status().IsCorruption() &&
+          HeaderIncomplete(last->path)) {
+        return Status::OK();
       }
+      return r.status();
+    }
+    last->bytes = std::max<uint64_t>(last->bytes, kSegmentHeaderBytes);
+    (*r)->SeekTo(last->bytes, last->last.IsNone() ? last->base : last->last.Next());
+    Entry e;
+    while ((*r)->Next(&e) == SegmentReader::Outcome::kEntry) {
+      last->Note(e.position, e.offset, kEntryHeaderBytes + e.payload.size());
     }
     if (!last->last.IsNone()) durable_.store(last->last.value(), std::memory_order_release);
     // A newer segment starts right after this one's last entry.
@@ -555,7 +572,7 @@ Status Log::Refresh() {
     auto seg = std::make_unique<Segment>();
     seg->path = path;
     seg->base = next;
-    seg->bytes = kSegmentHeaderBytes;
+    seg->bytes = 0;  // header not checked yet
     segments_.push_back(std::move(seg));
   }
 }

@@ -545,6 +545,96 @@ TEST_F(LogTest, ReadOnlyRefreshSeesNewEntries) {
   for (uint64_t i = 1; i <= 30; ++i) EXPECT_EQ(got[i - 1].payload, PayloadFor(i, 100));
 }
 
+// A read-only Refresh that runs between the writer's creating the next
+// segment file and its writing that file's header finds an empty file: the
+// segment is being created, not damaged, and a later Refresh reads it.
+TEST_F(LogTest, ReadOnlyRefreshWaitsOutASegmentBeingCreated) {
+  {
+    auto writer = OpenLog(Options(1024));
+    ASSERT_NE(writer, nullptr);
+    for (uint64_t i = 1; i <= 7; ++i) ASSERT_OK(writer->Append(PayloadFor(i, 100)));
+    ASSERT_OK(writer->WaitDurable(Position(7)));  // segment 1 is full
+  }
+  LogOptions o = Options(1024);
+  o.read_only = true;
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  auto reader = log->NewReader();
+  ASSERT_OK(reader->Seek(Position(8)));
+  // The writer has created segment 8 and not yet written its header.
+  WriteFile(SegmentPath(dir_.path(), 8), "");
+  EXPECT_OK(log->Refresh());
+  EXPECT_EQ(log->durable_head(), Position(7));
+  WriteFile(SegmentPath(dir_.path(), 8), std::string(kSegmentHeaderBytes, '\0'));
+  EXPECT_OK(log->Refresh());
+  EXPECT_EQ(log->durable_head(), Position(7));
+  // The writer finishes the segment (here: recovery recreates it) and appends.
+  {
+    auto writer = OpenLog(Options(1024));
+    ASSERT_NE(writer, nullptr);
+    for (uint64_t i = 8; i <= 10; ++i) ASSERT_OK(writer->Append(PayloadFor(i, 100)));
+    ASSERT_OK(writer->WaitDurable(Position(10)));
+  }
+  ASSERT_OK(log->Refresh());
+  EXPECT_EQ(log->durable_head(), Position(10));
+  Entry e;
+  for (uint64_t i = 8; i <= 10; ++i) {
+    auto r = reader->Next(&e);
+    ASSERT_OK(r);
+    ASSERT_TRUE(*r);
+    EXPECT_EQ(e.position, Position(i));
+    EXPECT_EQ(e.payload, PayloadFor(i, 100));
+  }
+}
+
+// The same race at Open: a read-only log opened while the newest segment's
+// header was not yet written picks that segment up once it is.
+TEST_F(LogTest, ReadOnlyOpenDuringASegmentCreationSeesItLater) {
+  {
+    auto writer = OpenLog(Options(1024));
+    ASSERT_NE(writer, nullptr);
+    for (uint64_t i = 1; i <= 7; ++i) ASSERT_OK(writer->Append(PayloadFor(i, 100)));
+    ASSERT_OK(writer->WaitDurable(Position(7)));
+  }
+  WriteFile(SegmentPath(dir_.path(), 8), "");
+  LogOptions o = Options(1024);
+  o.read_only = true;
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->durable_head(), Position(7));
+  EXPECT_OK(log->Refresh());
+  {
+    auto writer = OpenLog(Options(1024));
+    ASSERT_NE(writer, nullptr);
+    for (uint64_t i = 8; i <= 10; ++i) ASSERT_OK(writer->Append(PayloadFor(i, 100)));
+    ASSERT_OK(writer->WaitDurable(Position(10)));
+  }
+  ASSERT_OK(log->Refresh());
+  EXPECT_EQ(log->durable_head(), Position(10));
+  std::vector<ReadEntry> got;
+  ASSERT_OK(ReadAll(log.get(), &got));
+  ASSERT_EQ(got.size(), 10u);
+  for (uint64_t i = 1; i <= 10; ++i) EXPECT_EQ(got[i - 1].payload, PayloadFor(i, 100));
+}
+
+// Once a segment's header has been seen whole, damage to it is not mistaken
+// for a segment being created.
+TEST_F(LogTest, ReadOnlyRefreshReportsADamagedSegmentHeader) {
+  {
+    auto writer = OpenLog(Options(1024));
+    ASSERT_NE(writer, nullptr);
+    for (uint64_t i = 1; i <= 3; ++i) ASSERT_OK(writer->Append(PayloadFor(i, 100)));
+    ASSERT_OK(writer->WaitDurable(Position(3)));
+  }
+  LogOptions o = Options(1024);
+  o.read_only = true;
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  IncrementByte(SegmentPath(dir_.path(), 1), 0);
+  Status s = log->Refresh();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+}
+
 TEST_F(LogTest, ReadOnlyOpenOfAMissingLogIsNotFound) {
   LogOptions o = Options();
   o.read_only = true;
