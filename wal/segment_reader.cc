@@ -117,6 +117,19 @@ SegmentReader::Outcome SegmentReader::Fail(Outcome outcome, std::string reason) 
 }
 
 SegmentReader::Outcome SegmentReader::Next(Entry* entry) {
+  Outcome o = ReadNext(entry);
+  if ((o == Outcome::kTorn || o == Outcome::kCorrupt) && fd_ >= 0) {
+    // What was read ahead may be stale: a segment followed from another
+    // process can be cut (recovery of a torn tail) and written again at the
+    // same offsets. Judge the entry on what the file holds now.
+    buffer_len_ = 0;
+    RefreshSize();
+    o = ReadNext(entry);
+  }
+  return o;
+}
+
+SegmentReader::Outcome SegmentReader::ReadNext(Entry* entry) {
   io_error_ = false;
   size_t avail = Fill(kEntryHeaderBytes);
   if (avail < kEntryHeaderBytes && fd_ >= 0) {

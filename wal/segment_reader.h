@@ -85,6 +85,8 @@ class SegmentReader {
   // Re-reads the file size (the file may have grown since it was opened).
   void RefreshSize();
   Outcome Fail(Outcome outcome, std::string reason);
+  // Next, from whatever the buffer holds.
+  Outcome ReadNext(Entry* entry);
 
   int fd_;                  // -1 when reading from memory
   std::string path_;

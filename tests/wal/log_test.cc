@@ -635,6 +635,57 @@ TEST_F(LogTest, ReadOnlyRefreshReportsADamagedSegmentHeader) {
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
 }
 
+// A follower (read-only log) reads past its head into a torn tail left by a
+// writer that died; the writer restarts, cuts the tail and writes new
+// entries over the same offsets. The follower must read the new bytes, not
+// what it had read ahead of its head before the cut.
+TEST_F(LogTest, FollowerReadsEntriesWrittenOverACutTail) {
+  {
+    auto writer = OpenLog(Options());
+    ASSERT_NE(writer, nullptr);
+    for (uint64_t i = 1; i <= 3; ++i) ASSERT_OK(writer->Append(PayloadFor(i, 100)));
+    ASSERT_OK(writer->WaitDurable(Position(3)));
+  }
+  // The writer died while writing entry 4: a header and part of a payload.
+  const std::string segment = SegmentPath(dir_.path(), 1);
+  std::string torn(kEntryHeaderBytes, '\0');
+  const std::string lost(200, 'L');
+  EncodeEntryHeader(Position(4), 0, lost, torn.data());
+  WriteFile(segment, ReadFile(segment) + torn + lost.substr(0, 50));
+
+  LogOptions o = Options();
+  o.read_only = true;
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->durable_head(), Position(3));
+  auto reader = log->NewReader();
+  Entry e;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    auto r = reader->Next(&e);
+    ASSERT_OK(r);
+    ASSERT_TRUE(*r);
+  }
+  auto r = reader->Next(&e);
+  ASSERT_OK(r);
+  EXPECT_FALSE(*r);
+
+  {
+    auto writer = OpenLog(Options());  // cuts the torn entry
+    ASSERT_NE(writer, nullptr);
+    for (uint64_t i = 4; i <= 6; ++i) ASSERT_OK(writer->Append(PayloadFor(i, 100)));
+    ASSERT_OK(writer->WaitDurable(Position(6)));
+  }
+  ASSERT_OK(log->Refresh());
+  EXPECT_EQ(log->durable_head(), Position(6));
+  for (uint64_t i = 4; i <= 6; ++i) {
+    r = reader->Next(&e);
+    ASSERT_OK(r);
+    ASSERT_TRUE(*r);
+    EXPECT_EQ(e.position, Position(i));
+    EXPECT_EQ(e.payload, PayloadFor(i, 100));
+  }
+}
+
 TEST_F(LogTest, ReadOnlyOpenOfAMissingLogIsNotFound) {
   LogOptions o = Options();
   o.read_only = true;
