@@ -14,8 +14,9 @@
 
 namespace eventide::wal {
 
-Status TruncateAfter(const std::string& dir, Position last, RepairReport* report) {
+Status TruncateAfter(const std::string& dir, Position last, RepairReport* report, Env* env) {
   *report = RepairReport();
+  if (env == nullptr) env = Env::Default();
   std::string lock_path = dir + "/LOCK";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd < 0) return Status::FromErrno("open " + lock_path, errno);
@@ -65,22 +66,28 @@ Status TruncateAfter(const std::string& dir, Position last, RepairReport* report
                                 reader.problem());
     }
   }
-  Env* env = Env::Default();
-  if (reader.file_bytes() > reader.offset()) {
-    report->cut_segment = path;
-    report->cut_offset = reader.offset();
-    report->cut_bytes = reader.file_bytes() - reader.offset();
-    Status s = env->TruncateFile(path, reader.offset());
-    if (!s.ok()) return s;
-  }
-  // Newest first, so that a crash midway still leaves a gap-free chain.
+  // The later segments go first, newest first, and their removal is made
+  // durable before the cut: a crash or failure midway then leaves a gap-free
+  // chain that still opens. Cutting first would leave, until the last removal,
+  // a cut segment followed by segments that no longer follow it, which
+  // recovery refuses as a missing segment.
   for (size_t i = bases.size(); i-- > idx + 1;) {
     std::string later = dir + "/" + SegmentFileName(bases[i]);
     Status s = env->RemoveFile(later);
     if (!s.ok()) return s;
     report->removed_segments.push_back(later);
   }
-  return env->SyncDir(dir);
+  if (!report->removed_segments.empty()) {
+    Status s = env->SyncDir(dir);
+    if (!s.ok()) return s;
+  }
+  if (reader.file_bytes() > reader.offset()) {
+    report->cut_segment = path;
+    report->cut_offset = reader.offset();
+    report->cut_bytes = reader.file_bytes() - reader.offset();
+    return env->TruncateFile(path, reader.offset());  // fsyncs the new size
+  }
+  return Status::OK();
 }
 
 }  // namespace eventide::wal

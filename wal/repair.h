@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "wal/env.h"
 #include "wal/position.h"
 #include "wal/status.h"
 
@@ -25,8 +26,10 @@ struct RepairReport {
 // (left as an empty segment if last+1 is its base, so positions never
 // restart) and every later segment is deleted. Entries up to `last` in that
 // segment must be valid. Takes the directory's LOCK, so it refuses to run
-// while a server has the log open.
-Status TruncateAfter(const std::string& dir, Position last, RepairReport* report);
+// while a server has the log open. `env` (tests: a fault-injecting one)
+// defaults to Env::Default().
+Status TruncateAfter(const std::string& dir, Position last, RepairReport* report,
+                     Env* env = nullptr);
 
 }  // namespace eventide::wal
 

@@ -39,6 +39,9 @@ bool GetVarint(std::string_view* in, uint64_t* v) {
     in->remove_prefix(1);
     result |= uint64_t{byte & 0x7fu} << shift;
     if ((byte & 0x80) == 0) {
+      // A final zero byte after the first is a non-shortest encoding; refusing
+      // it keeps one event to exactly one byte string (Encode(Decode(b)) == b).
+      if (byte == 0 && shift > 0) return false;
       *v = result;
       return true;
     }

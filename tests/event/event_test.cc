@@ -241,6 +241,23 @@ TEST(EventDecodeTest, RejectsOverlongVarint) {
   EXPECT_TRUE(Decode(bytes, &out).IsCorruption());
 }
 
+TEST(EventDecodeTest, RejectsNonShortestVarint) {
+  // An empty tenant's length is `00`; spelled `80 00` or `80 80 00` it is the
+  // same number padded. Only the shortest encoding is accepted, so that every
+  // event has exactly one byte string.
+  Event e = Full(Op::kCreate);
+  e.tenant = "";
+  std::string good = Encoded(e);
+  size_t at = 10 + 1 + e.app.size() + 1 + e.table.size() + 1 + e.id.size();
+  ASSERT_EQ(good[at], '\0');
+  Event out;
+  ASSERT_TRUE(Decode(good, &out).ok());
+  for (std::string pad : {std::string("\x80\x00", 2), std::string("\x80\x80\x00", 3)}) {
+    std::string bytes = good.substr(0, at) + pad + good.substr(at + 1);
+    EXPECT_TRUE(Decode(bytes, &out).IsCorruption()) << pad.size();
+  }
+}
+
 TEST(EventDecodeTest, RejectsEmptyPayload) {
   Event out;
   EXPECT_TRUE(Decode("", &out).IsCorruption());

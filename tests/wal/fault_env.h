@@ -79,6 +79,7 @@ class FaultEnv final : public Env {
     {
       std::lock_guard<std::mutex> lk(mu_);
       if (!active_) return Status::IOError("unlink " + path + ": file system inactive");
+      if (++removes_ == fail_remove_at_) return Status::FromErrno("unlink " + path, EIO);
       files_.erase(path);
       unsynced_names_.erase(path);
     }
@@ -104,6 +105,11 @@ class FaultEnv final : public Env {
     fail_write_at_ = writes_ + nth;
     fail_prefix_ = prefix_bytes;
     fail_errno_ = err;
+  }
+  // The `nth` file removal from now (1: the next one) fails with EIO.
+  void FailRemove(uint64_t nth) {
+    std::lock_guard<std::mutex> lk(mu_);
+    fail_remove_at_ = removes_ + nth;
   }
   // Every fdatasync from now on fails with EIO (without syncing) while `on`.
   void FailSyncs(bool on = true) {
@@ -250,6 +256,8 @@ class FaultEnv final : public Env {
   uint64_t writes_ = 0;
   uint64_t syncs_ = 0;
   uint64_t sync_dirs_ = 0;
+  uint64_t removes_ = 0;
+  uint64_t fail_remove_at_ = 0;
   uint64_t fail_write_at_ = 0;  // 0: none (writes_ counts from 1)
   size_t fail_prefix_ = 0;
   int fail_errno_ = 0;

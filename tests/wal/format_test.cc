@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "tests/wal/test_util.h"
@@ -275,6 +277,55 @@ TEST(SyncPolicyTest, RejectsBadInput) {
       EXPECT_TRUE(p.status().IsInvalidArgument()) << bad;
     }
   }
+}
+
+
+// ---- Status ----
+
+TEST(StatusTest, OkIsOk) {
+  Status s;
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.ToString(), "OK");
+  EXPECT_EQ(s.message(), "");
+  EXPECT_TRUE(Status::OK().ok());
+}
+
+TEST(StatusTest, KindsAreDistinctAndNamed) {
+  EXPECT_EQ(Status::NotFound("m").ToString(), "NotFound: m");
+  EXPECT_EQ(Status::Corruption("m").ToString(), "Corruption: m");
+  EXPECT_EQ(Status::InvalidArgument("m").ToString(), "InvalidArgument: m");
+  EXPECT_EQ(Status::IOError("m").ToString(), "IOError: m");
+  EXPECT_EQ(Status::Unavailable("m").ToString(), "Unavailable: m");
+  EXPECT_TRUE(Status::NotFound("").IsNotFound());
+  EXPECT_TRUE(Status::Corruption("").IsCorruption());
+  EXPECT_TRUE(Status::InvalidArgument("").IsInvalidArgument());
+  EXPECT_TRUE(Status::IOError("").IsIOError());
+  EXPECT_TRUE(Status::Unavailable("").IsUnavailable());
+  EXPECT_FALSE(Status::Corruption("").IsIOError());
+  EXPECT_FALSE(Status::Corruption("").ok());
+}
+
+TEST(StatusTest, FromErrnoIsAnIOErrorWithTheErrnoText) {
+  Status s = Status::FromErrno("write x", ENOSPC);
+  EXPECT_TRUE(s.IsIOError());
+  EXPECT_EQ(s.message(), std::string("write x: ") + std::strerror(ENOSPC));
+}
+
+TEST(StatusTest, CopiesKeepTheMessage) {
+  Status a = Status::Corruption("segment 1 offset 32: checksum mismatch");
+  Status b = a;
+  a = Status::OK();
+  EXPECT_TRUE(a.ok());
+  EXPECT_EQ(b.ToString(), "Corruption: segment 1 offset 32: checksum mismatch");
+}
+
+TEST(ResultTest, HoldsAValueOrAStatus) {
+  Result<int> v(7);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 7);
+  Result<int> e(Status::NotFound("none"));
+  EXPECT_FALSE(e.ok());
+  EXPECT_TRUE(e.status().IsNotFound());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/wal/fault_env.h"
 #include "tests/wal/test_util.h"
 #include "wal/log.h"
 
@@ -193,6 +194,24 @@ TEST_F(RepairTest, TruncateAfterTheHeadCutsATornTail) {
   EXPECT_EQ(report.cut_segment, Seg(29));
   EXPECT_EQ(report.cut_bytes, 4u);
   ExpectLogEndsAt(30);
+}
+
+TEST_F(RepairTest, RepairThatFailsMidwayLeavesALogThatOpens) {
+  // The second removal (segment 22, after 29) fails: what is left must still
+  // be a log, 1..28, and running the repair again finishes the job.
+  FaultEnv env;
+  env.FailRemove(2);
+  RepairReport report;
+  Status s = TruncateAfter(dir_.path(), Position(17), &report, &env);
+  ASSERT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_EQ(FileSize(Seg(15)), kSegmentHeaderBytes + 7 * kEntry) << "cut before the removals";
+  {
+    auto log = Log::Open(TestOptions(dir_.path(), kSegmentBytes));
+    ASSERT_OK(log);
+    EXPECT_EQ((*log)->durable_head(), Position(28));
+  }
+  ASSERT_OK(TruncateAfter(dir_.path(), Position(17), &report, &env));
+  ExpectLogEndsAt(17);
 }
 
 TEST(RepairEmptyTest, TruncateAfterWithoutSegmentsIsNotFound) {
