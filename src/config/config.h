@@ -1,0 +1,88 @@
+// Server configuration (the --config file and flags) and app folders
+// (config.yaml plus schema files, SPEC section 3). Every key and default is
+// listed in docs/CONFIG.md. Errors name the file and line.
+#ifndef EVENTIDE_SRC_CONFIG_CONFIG_H_
+#define EVENTIDE_SRC_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/schema/schema.h"
+#include "wal/status.h"
+
+namespace eventide::config {
+
+struct Cors {
+  std::vector<std::string> origins;  // empty: no CORS headers; "*" allowed
+};
+
+struct App {
+  std::string dir;           // the app folder
+  std::string name, app_id;  // app_id defaults to the folder name
+  bool rest = true, sse = true, ws = true;
+  std::vector<std::string> schema_files;  // as listed, relative to dir
+  schema::Schema schema;
+  std::string web_dir;  // dir/web when it exists, else ""
+  Cors cors;
+  std::string auth = "off";  // required|optional|off
+  std::string tenant_claim;  // "" = none
+  bool allow_query_token = true;
+  std::map<std::string, std::string> hooks;  // hook name -> URL (SPEC section 9)
+};
+
+struct Limits {
+  uint64_t header_bytes = 16 << 10;
+  uint64_t body_bytes = 1 << 20;
+  uint64_t max_connections = 10000;
+  // Slowloris: a request must be complete this long after its first byte.
+  uint64_t header_timeout_ms = 10000;
+  // A kept-alive connection with nothing in flight closes after this.
+  uint64_t idle_timeout_ms = 60000;
+  uint64_t subscriptions_per_connection = 100;
+  uint64_t output_bytes = 1 << 20;
+  uint64_t stall_timeout_ms = 60000;
+  uint64_t max_pipelined_requests = 64;
+};
+
+struct Retention {
+  uint64_t bytes = 0;  // keep at least this many bytes of log; 0 = no byte window
+  uint64_t age_s = 0;  // keep entries younger than this; 0 = no age window
+};
+
+struct Server {
+  std::string apps_dir = "./apps";
+  std::string data_dir = "./data";
+  std::string listen = "127.0.0.1:9996";
+  std::string tls = "auto";
+  std::string fsync = "always";
+  uint64_t segment_bytes = 64ull << 20;
+  // A checkpoint every this many entries; restart replays at most this many.
+  uint64_t checkpoint_entries = 100000;
+  Retention retention;
+  Limits limits;
+  std::string compat_app;  // the app the AYB/SnackBase dialects map to
+  std::string jwt_secret;  // HS256 secret ("" = none)
+};
+
+// Loads a server config YAML. Keys may be partial (the rest keep *out's
+// values). Unknown keys, wrong types and bad values: InvalidArgument
+// "FILE:LINE: reason".
+Status LoadServerConfig(const std::string& path, Server* out);
+
+// Loads every folder under apps_dir with a config.yaml, in name order.
+// Folders without one are skipped (listed in *skipped). Duplicate app ids
+// are an error.
+Status LoadApps(const std::string& apps_dir, std::vector<App>* out,
+                std::vector<std::string>* skipped = nullptr);
+
+// "500ms", "15s", "30m", "1h", "2d", or a bare number of milliseconds.
+Result<uint64_t> ParseDurationMs(std::string_view s);
+// "4096", "64KiB", "64MiB", "1GiB", "1GB" (SI), "1MB".
+Result<uint64_t> ParseBytes(std::string_view s);
+
+}  // namespace eventide::config
+
+#endif  // EVENTIDE_SRC_CONFIG_CONFIG_H_

@@ -1,0 +1,79 @@
+#include "src/http/request.h"
+
+namespace eventide::http {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool Decode(std::string_view in, bool plus_is_space, std::string* out) {
+  out->clear();
+  out->reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;  // "%" or "%a" at the end
+      int hi = HexValue(in[i + 1]);
+      int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out->push_back(' ');
+    } else {
+      out->push_back(c);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::string* Request::FindHeader(std::string_view lower_name) const {
+  for (const Header& h : headers) {
+    if (h.name == lower_name) return &h.value;
+  }
+  return nullptr;
+}
+
+bool SplitPath(std::string_view path, std::vector<std::string>* segments) {
+  segments->clear();
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) {
+      std::string seg;
+      if (!Decode(path.substr(i, j - i), false, &seg)) return false;
+      if (seg.find('/') != std::string::npos || seg.find('\0') != std::string::npos) return false;
+      segments->push_back(std::move(seg));
+    }
+    i = j + 1;
+  }
+  return true;
+}
+
+bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* params) {
+  params->clear();
+  size_t i = 0;
+  while (i < query.size()) {
+    size_t j = query.find('&', i);
+    if (j == std::string_view::npos) j = query.size();
+    std::string_view pair = query.substr(i, j - i);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      std::string k, v;
+      if (!Decode(pair.substr(0, eq), true, &k)) return false;
+      if (eq != std::string_view::npos && !Decode(pair.substr(eq + 1), true, &v)) return false;
+      params->emplace_back(std::move(k), std::move(v));
+    }
+    i = j + 1;
+  }
+  return true;
+}
+
+}  // namespace eventide::http

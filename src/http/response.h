@@ -1,0 +1,35 @@
+// Serializing HTTP/1.1 responses into a reused buffer, and the canonical
+// error body (SPEC section 5).
+#ifndef EVENTIDE_SRC_HTTP_RESPONSE_H_
+#define EVENTIDE_SRC_HTTP_RESPONSE_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/http/request.h"
+
+namespace eventide::http {
+
+std::string_view StatusText(int status);
+
+struct ResponseHead {
+  int status = 200;
+  std::vector<Header> headers;  // names as they should appear
+  bool close = false;           // adds "Connection: close"
+};
+
+// Appends status line, headers, Content-Length and body to *out.
+void AppendResponse(const ResponseHead& head, std::string_view body, std::string* out);
+// Appends only the head of a streaming response (no Content-Length; SSE).
+void AppendStreamHead(const ResponseHead& head, std::string* out);
+
+// Content-Type for a static file by its extension.
+std::string_view ContentTypeFor(std::string_view path);
+
+// {"error":{"code":CODE,"message":MSG[,"field":FIELD]}}
+std::string ErrorBody(std::string_view code, std::string_view message, std::string_view field = {});
+
+}  // namespace eventide::http
+
+#endif  // EVENTIDE_SRC_HTTP_RESPONSE_H_

@@ -1,0 +1,152 @@
+#include "src/http/session.h"
+
+#include <utility>
+
+namespace eventide::http {
+
+Session::Session(Transport* transport, RequestHandler* handler, const SessionOptions& options)
+    : transport_(transport), handler_(handler), options_(options), parser_(options.limits) {
+  ArmTimer();
+}
+
+void Session::OnData(std::string_view data) {
+  if (closed_ || close_pending_) return;
+  parsed_.clear();
+  size_t used = parser_.Feed(data, &parsed_);
+  (void)used;  // the rest after an upgrade: WebSocket arrives with the real-time issue
+  for (Request& r : parsed_) {
+    if (closed_ || close_pending_) break;
+    uint64_t slot = next_slot_++;
+    slots_.push_back(Slot{slot, false, false, {}});
+    if (!r.keep_alive) slots_.back().close_after = true;
+    bool last = !r.keep_alive;
+    handler_->OnRequest(this, slot, r);
+    if (last) {
+      // Nothing after a Connection: close request is read.
+      close_pending_ = true;
+      transport_->PauseReading();
+      break;
+    }
+  }
+  if (!close_pending_ && parser_.error()) {
+    FailParse();
+    return;
+  }
+  if (!close_pending_ && !closed_ && slots_.size() >= options_.max_pipelined_requests && !paused_) {
+    paused_ = true;
+    transport_->PauseReading();
+  }
+  ArmTimer();
+}
+
+void Session::FailParse() {
+  const ParseError& e = *parser_.error();
+  uint64_t slot = next_slot_++;
+  slots_.push_back(Slot{slot, false, false, {}});
+  slots_.back().close_after = true;
+  close_pending_ = true;
+  transport_->PauseReading();
+  RespondError(slot, e.status, e.code, e.message);
+}
+
+void Session::OnTimer() {
+  if (closed_) return;
+  if (parser_.in_request()) {
+    // Slowloris: the request did not complete in time.
+    uint64_t slot = next_slot_++;
+    slots_.push_back(Slot{slot, false, false, {}});
+    slots_.back().close_after = true;
+    close_pending_ = true;
+    transport_->PauseReading();
+    RespondError(slot, 408, "request_timeout",
+                 "the request was not complete within " +
+                     std::to_string(options_.header_timeout_ms) + " ms");
+    return;
+  }
+  if (slots_.empty()) {  // idle keep-alive connection
+    closed_ = true;
+    transport_->Close();
+  }
+}
+
+void Session::OnEof() {
+  if (closed_) return;
+  parser_.Finish();
+  close_pending_ = true;
+  if (slots_.empty()) {
+    closed_ = true;
+    transport_->Close();
+  }
+}
+
+Session::Slot* Session::FindSlot(uint64_t slot) {
+  if (slots_.empty() || slot < slots_.front().id) return nullptr;
+  size_t i = slot - slots_.front().id;  // slots are consecutive
+  return i < slots_.size() ? &slots_[i] : nullptr;
+}
+
+void Session::Respond(uint64_t slot, const ResponseHead& head, std::string_view body) {
+  if (closed_) return;
+  Slot* s = FindSlot(slot);
+  if (s == nullptr || s->done) return;
+  s->done = true;
+  if (head.close) s->close_after = true;
+  if (s->close_after && !head.close) {
+    ResponseHead h = head;
+    h.close = true;
+    AppendResponse(h, body, &s->bytes);
+  } else {
+    AppendResponse(head, body, &s->bytes);
+  }
+  FlushInOrder();
+}
+
+void Session::RespondError(uint64_t slot, int status, std::string_view code,
+                           std::string_view message, std::string_view field) {
+  ResponseHead head;
+  head.status = status;
+  head.headers.push_back({"content-type", "application/json"});
+  Respond(slot, head, ErrorBody(code, message, field));
+}
+
+void Session::FlushInOrder() {
+  while (!slots_.empty() && slots_.front().done) {
+    Slot& s = slots_.front();
+    transport_->Send(s.bytes);
+    bool close = s.close_after;
+    slots_.pop_front();
+    if (close) {
+      closed_ = true;
+      slots_.clear();
+      transport_->Close();
+      return;
+    }
+  }
+  if (slots_.empty() && close_pending_) {
+    closed_ = true;
+    transport_->Close();
+    return;
+  }
+  if (paused_ && slots_.size() < options_.max_pipelined_requests) {
+    paused_ = false;
+    transport_->ResumeReading();
+  }
+  ArmTimer();
+}
+
+void Session::ArmTimer() {
+  if (closed_) return;
+  bool in_request = parser_.in_request();
+  if (in_request) {
+    // The deadline runs from the request's first byte; more bytes do not
+    // extend it (a slowloris client sends one byte at a time).
+    if (!was_in_request_) transport_->SetTimer(options_.header_timeout_ms);
+  } else if (slots_.empty() && !close_pending_) {
+    transport_->SetTimer(options_.idle_timeout_ms);
+  } else {
+    transport_->SetTimer(0);  // waiting for our own answers: no client deadline
+  }
+  was_in_request_ = in_request;
+}
+
+}  // namespace eventide::http

@@ -1,0 +1,112 @@
+// One HTTP/1.1 connection's state machine, independent of sockets: bytes in
+// (OnData), requests out to a RequestHandler, responses back in request order
+// (pipelining), timeouts and limits. The server wires it to a net::Connection;
+// the fuzzer wires it to a byte sink.
+//
+//   bytes --> RequestParser --> Request --> handler.OnRequest(session, slot)
+//                                                 |  (now, or later when a
+//                                                 v   write is durable)
+//   transport <-- in-order flush <-- Respond(slot, head, body)
+//
+// Not thread-safe: the loop thread only.
+#ifndef EVENTIDE_SRC_HTTP_SESSION_H_
+#define EVENTIDE_SRC_HTTP_SESSION_H_
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/http/parser.h"
+#include "src/http/request.h"
+#include "src/http/response.h"
+
+namespace eventide::http {
+
+// Where a session's bytes go. Implemented over a net::Connection.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void Send(std::string_view bytes) = 0;
+  // Closes after queued bytes are written.
+  virtual void Close() = 0;
+  virtual size_t pending_output_bytes() const = 0;
+  virtual void PauseReading() = 0;
+  virtual void ResumeReading() = 0;
+  // (Re)arms the session's single timer; 0 cancels. Fires Session::OnTimer.
+  virtual void SetTimer(uint64_t timeout_ms) = 0;
+};
+
+class Session;
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // A complete request. The handler answers with session->Respond(slot, ...)
+  // now or later; a request not answered holds back the responses of the
+  // requests pipelined after it. `request` may be moved from.
+  virtual void OnRequest(Session* session, uint64_t slot, Request& request) = 0;
+};
+
+struct SessionOptions {
+  Limits limits;
+  uint64_t header_timeout_ms = 10000;  // from a request's first byte to its end
+  uint64_t idle_timeout_ms = 60000;    // between requests on a kept-alive connection
+  size_t max_pipelined_requests = 64;  // stop reading beyond this many unanswered
+  uint64_t id = 0;                     // the connection's id, for the handler
+};
+
+class Session {
+ public:
+  // REQUIRES: transport and handler outlive the session.
+  Session(Transport* transport, RequestHandler* handler, const SessionOptions& options);
+
+  uint64_t id() const { return options_.id; }
+
+  // Feed bytes received from the peer.
+  void OnData(std::string_view data);
+  // The session's timer fired.
+  void OnTimer();
+  // The peer sent EOF: answer what is pending, then close.
+  void OnEof();
+
+  // Answers request `slot`. Ignored if the slot is unknown (already answered)
+  // or the session is closed. Responses are sent in request order.
+  void Respond(uint64_t slot, const ResponseHead& head, std::string_view body);
+  // Answers with the canonical error body.
+  void RespondError(uint64_t slot, int status, std::string_view code, std::string_view message,
+                    std::string_view field = {});
+
+  bool closed() const { return closed_; }
+  size_t pending_requests() const { return slots_.size(); }
+  uint64_t requests_total() const { return next_slot_ - 1; }
+
+ private:
+  struct Slot {
+    uint64_t id;
+    bool done = false;
+    bool close_after = false;
+    std::string bytes;  // the serialized response, once done
+  };
+  void FlushInOrder();
+  void ArmTimer();
+  void FailParse();
+  Slot* FindSlot(uint64_t slot);
+
+  Transport* transport_;
+  RequestHandler* handler_;
+  SessionOptions options_;
+  RequestParser parser_;
+  std::vector<Request> parsed_;
+  std::deque<Slot> slots_;  // unanswered and answered-but-held, in request order
+  uint64_t next_slot_ = 1;
+  bool closed_ = false;         // no more requests are read or answered
+  bool close_pending_ = false;  // close once the held responses are out
+  bool paused_ = false;
+  bool was_in_request_ = false;
+};
+
+}  // namespace eventide::http
+
+#endif  // EVENTIDE_SRC_HTTP_SESSION_H_

@@ -1,0 +1,501 @@
+#include "src/rest/service.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <utility>
+
+#include "src/common/json_text.h"
+#include "src/common/time.h"
+#include "src/common/uuid.h"
+#include "src/event/event.h"
+#include "src/schema/validate.h"
+
+namespace eventide::rest {
+namespace {
+
+// A list answers at most this many records when the client does not say;
+// clients page with ?after=.
+constexpr size_t kDefaultListLimit = 100;
+constexpr size_t kMaxListLimit = 1000;
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string OverlayKey(std::string_view app, std::string_view table, std::string_view id) {
+  std::string k;
+  k.reserve(app.size() + table.size() + id.size() + 2);
+  k.append(app).push_back('\0');
+  k.append(table).push_back('\0');
+  k.append(id);
+  return k;
+}
+
+std::string Serialize(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+// The record id as text: string ids as they are, integer ids in decimal.
+bool IdText(const rapidjson::Value& v, std::string* out) {
+  if (v.IsString()) {
+    out->assign(v.GetString(), v.GetStringLength());
+    return !out->empty();
+  }
+  if (v.IsInt64()) {
+    *out = std::to_string(v.GetInt64());
+    return true;
+  }
+  return false;
+}
+
+void SetMember(rapidjson::Document* doc, const std::string& name, rapidjson::Value value) {
+  auto& a = doc->GetAllocator();
+  auto it = doc->FindMember(name.c_str());
+  if (it != doc->MemberEnd()) {
+    it->value = std::move(value);
+  } else {
+    doc->AddMember(rapidjson::Value(name.c_str(), a), std::move(value), a);
+  }
+}
+
+// The id value to store in the record's primary-key field: the URL gives
+// text; an Int key is stored as a number.
+rapidjson::Value IdValue(const schema::Field& pk, const std::string& id,
+                         rapidjson::Document::AllocatorType& a) {
+  if (pk.type.scalar == schema::Scalar::kInt) {
+    int64_t n = 0;
+    std::from_chars(id.data(), id.data() + id.size(), n);
+    return rapidjson::Value(n);
+  }
+  return rapidjson::Value(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), a);
+}
+
+// Does the record's field equal the query text? Strings compare as text,
+// numbers numerically, booleans and null by their JSON spelling.
+bool FieldEquals(const rapidjson::Value& v, const std::string& want) {
+  if (v.IsString()) return want == std::string_view(v.GetString(), v.GetStringLength());
+  if (v.IsBool()) return want == (v.GetBool() ? "true" : "false");
+  if (v.IsNull()) return want == "null";
+  if (v.IsInt64()) {
+    int64_t n;
+    auto [p, ec] = std::from_chars(want.data(), want.data() + want.size(), n);
+    return ec == std::errc() && p == want.data() + want.size() && n == v.GetInt64();
+  }
+  if (v.IsNumber()) {
+    char* end = nullptr;
+    double d = std::strtod(want.c_str(), &end);
+    return end != want.c_str() && *end == '\0' && d == v.GetDouble();
+  }
+  return false;  // lists and objects are not filterable by equality
+}
+
+}  // namespace
+
+Service::Service(wal::Log* log, projection::Projection* projection, SessionLookup sessions)
+    : log_(log), projection_(projection), sessions_(std::move(sessions)) {
+  switch (log->options().sync.mode) {
+    case wal::SyncPolicy::Mode::kAlways:
+      durability_ = "fsync";
+      break;
+    case wal::SyncPolicy::Mode::kBatch:
+      durability_ = "batch";
+      break;
+    case wal::SyncPolicy::Mode::kNever:
+      durability_ = "none";
+      break;
+  }
+}
+
+void Service::AddCors(const config::App& app, const http::Request& request,
+                      std::vector<http::Header>* headers) {
+  if (app.cors.origins.empty()) return;
+  const std::string* origin = request.FindHeader("origin");
+  if (origin == nullptr) return;
+  bool any =
+      std::find(app.cors.origins.begin(), app.cors.origins.end(), "*") != app.cors.origins.end();
+  bool listed = std::find(app.cors.origins.begin(), app.cors.origins.end(), *origin) !=
+                app.cors.origins.end();
+  if (!any && !listed) return;
+  headers->push_back({"access-control-allow-origin", any ? "*" : *origin});
+  headers->push_back({"access-control-expose-headers", "Event-Position, Event-Durability, ETag"});
+  if (!any) headers->push_back({"vary", "Origin"});
+}
+
+void Service::Error(http::Session* s, uint64_t slot, const config::App& app,
+                    const http::Request& req, int status, std::string_view code,
+                    std::string_view message, std::string_view field) {
+  http::ResponseHead head;
+  head.status = status;
+  head.headers.push_back({"content-type", "application/json"});
+  AddCors(app, req, &head.headers);
+  if (status == 503) head.headers.push_back({"retry-after", "1"});
+  s->Respond(slot, head, http::ErrorBody(code, message, field));
+}
+
+void Service::Handle(http::Session* s, uint64_t slot, http::Request& req, const config::App& app,
+                     const schema::Table& table, const std::vector<std::string>& segments) {
+  const std::string& m = req.method;
+  if (m == "OPTIONS") {
+    http::ResponseHead head;
+    head.status = 204;
+    AddCors(app, req, &head.headers);
+    head.headers.push_back({"allow", segments.size() == 2 ? "GET, POST, OPTIONS"
+                                                          : "GET, PUT, PATCH, DELETE, OPTIONS"});
+    head.headers.push_back({"access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"});
+    head.headers.push_back({"access-control-allow-headers", "Content-Type, Authorization"});
+    s->Respond(slot, head, "");
+    return;
+  }
+  if (segments.size() == 2) {
+    if (m == "GET" || m == "HEAD") return List(s, slot, req, app, table);
+    if (m == "POST") return Write(s, slot, req, app, table, segments);
+    return Error(s, slot, app, req, 405, "method_not_allowed",
+                 m + " is not allowed on a table; use GET or POST");
+  }
+  if (m == "GET" || m == "HEAD") return GetOne(s, slot, req, app, table, segments[2]);
+  if (m == "PUT" || m == "PATCH" || m == "DELETE") {
+    return Write(s, slot, req, app, table, segments);
+  }
+  Error(s, slot, app, req, 405, "method_not_allowed",
+        m + " is not allowed on a record; use GET, PUT, PATCH or DELETE");
+}
+
+void Service::List(http::Session* s, uint64_t slot, const http::Request& req,
+                   const config::App& app, const schema::Table& table) {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!http::ParseQuery(req.query, &params)) {
+    return Error(s, slot, app, req, 400, "bad_query", "the query string has a bad %-escape");
+  }
+  size_t limit = kDefaultListLimit;
+  std::string after;
+  std::vector<std::pair<std::string, std::string>> filters;
+  for (auto& [k, v] : params) {
+    if (k == "limit") {
+      size_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || n == 0 || n > kMaxListLimit) {
+        return Error(s, slot, app, req, 400, "bad_parameter",
+                     "limit must be an integer from 1 to " + std::to_string(kMaxListLimit),
+                     "limit");
+      }
+      limit = n;
+    } else if (k == "after") {
+      after = v;
+    } else if (k == "stream" || k == "retained" || k == "lastEventId" || k == "token") {
+      // Real-time and auth parameters; not filters.
+    } else {
+      if (table.FindField(k) == nullptr) {
+        return Error(
+            s, slot, app, req, 400, "unknown_field",
+            "cannot filter on '" + k + "': table " + table.export_name + " has no such field", k);
+      }
+      filters.emplace_back(k, v);
+    }
+  }
+  std::vector<projection::RecordPtr> records;
+  if (const projection::Table* t = projection_->Find(app.app_id, table.name)) {
+    std::function<bool(const projection::Record&)> keep;
+    if (!filters.empty()) {
+      keep = [&filters](const projection::Record& r) {
+        rapidjson::Document d;
+        std::string_view j = r.json();
+        d.Parse(j.data(), j.size());
+        if (d.HasParseError() || !d.IsObject()) return false;
+        for (auto& [k, v] : filters) {
+          auto it = d.FindMember(k.c_str());
+          if (it == d.MemberEnd() ? v != "null" : !FieldEquals(it->value, v)) return false;
+        }
+        return true;
+      };
+    }
+    t->List(after, limit, keep, &records);
+  }
+  std::string body;
+  size_t total = 2;
+  for (auto& r : records) total += r->json().size() + 1;
+  body.reserve(total);
+  body.push_back('[');
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i) body.push_back(',');
+    body.append(records[i]->json());
+  }
+  body.push_back(']');
+  http::ResponseHead head;
+  head.headers.push_back({"content-type", "application/json"});
+  AddCors(app, req, &head.headers);
+  head.headers.push_back({"event-position", std::to_string(projection_->applied().value())});
+  s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : std::string_view(body));
+}
+
+void Service::GetOne(http::Session* s, uint64_t slot, const http::Request& req,
+                     const config::App& app, const schema::Table& table, const std::string& id) {
+  const projection::Table* t = projection_->Find(app.app_id, table.name);
+  projection::RecordPtr r = t ? t->Get(id) : nullptr;
+  if (!r) {
+    return Error(s, slot, app, req, 404, "not_found",
+                 "no record '" + id + "' in table " + table.export_name);
+  }
+  http::ResponseHead head;
+  head.headers.push_back({"content-type", "application/json"});
+  AddCors(app, req, &head.headers);
+  std::string pos = std::to_string(r->position.value());
+  head.headers.push_back({"etag", "\"" + pos + "\""});
+  head.headers.push_back({"event-position", pos});
+  s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : r->json());
+}
+
+bool Service::Current(const config::App& app, const schema::Table& table, const std::string& id,
+                      std::string* json) const {
+  auto it = overlay_.find(OverlayKey(app.app_id, table.name, id));
+  if (it != overlay_.end()) {
+    if (it->second.deleted) return false;
+    *json = it->second.json;
+    return true;
+  }
+  const projection::Table* t = projection_->Find(app.app_id, table.name);
+  projection::RecordPtr r = t ? t->Get(id) : nullptr;
+  if (!r) return false;
+  json->assign(r->json());
+  return true;
+}
+
+void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const config::App& app,
+                    const schema::Table& table, const std::vector<std::string>& segments) {
+  if (!failed_.ok()) {
+    return Error(s, slot, app, req, 503, "storage_unavailable",
+                 "the log cannot take writes: " + failed_.message());
+  }
+  const std::string& m = req.method;
+  const schema::Field& pk = table.fields[table.primary_key];
+  const int64_t now_ms = WallMillis();
+  std::string existing;
+
+  if (m == "DELETE") {
+    const std::string& id = segments[2];
+    if (!Current(app, table, id, &existing)) {
+      return Error(s, slot, app, req, 404, "not_found",
+                   "no record '" + id + "' in table " + table.export_name);
+    }
+    return Append(s, slot, app, req, table, static_cast<int>(event::Op::kDelete), id,
+                  std::move(existing), 200);
+  }
+
+  if (const std::string* ct = req.FindHeader("content-type")) {
+    std::string_view v(*ct);
+    if (v.substr(0, 16) != "application/json" && v.find("+json") == std::string_view::npos) {
+      return Error(s, slot, app, req, 415, "unsupported_media_type",
+                   "the body must be JSON (Content-Type: application/json), not " + *ct);
+    }
+  }
+  rapidjson::Document body;
+  body.Parse(req.body.data(), req.body.size());
+  if (body.HasParseError()) {
+    return Error(s, slot, app, req, 400, "invalid_json",
+                 std::string("the body is not valid JSON: ") +
+                     rapidjson::GetParseError_En(body.GetParseError()) + " at byte " +
+                     std::to_string(body.GetErrorOffset()));
+  }
+  if (!body.IsObject()) {
+    return Error(s, slot, app, req, 400, "validation_failed", "the body must be a JSON object");
+  }
+  // The record being written: the body, or for PATCH the stored record with
+  // the body's fields merged in.
+  rapidjson::Document merged;
+  rapidjson::Document* out = &body;
+  const schema::WriteMode mode = m == "POST"  ? schema::WriteMode::kCreate
+                                 : m == "PUT" ? schema::WriteMode::kReplace
+                                              : schema::WriteMode::kMerge;
+  if (auto v = schema::Validate(table, body, mode)) {
+    return Error(s, slot, app, req, 400, "validation_failed", v->message, v->field);
+  }
+
+  std::string id;
+  auto pk_it = body.FindMember(pk.name.c_str());
+  bool body_has_id = pk_it != body.MemberEnd() && !pk_it->value.IsNull();
+  if (m == "POST") {
+    if (body_has_id) {
+      if (!IdText(pk_it->value, &id)) {
+        return Error(s, slot, app, req, 400, "validation_failed",
+                     "field '" + pk.name + "' must be a non-empty string or an integer", pk.name);
+      }
+    } else if (pk.type.scalar == schema::Scalar::kInt) {
+      return Error(s, slot, app, req, 400, "validation_failed",
+                   "field '" + pk.name + "' is required: an Int key is not generated", pk.name);
+    } else {
+      id = NewUuidV4();
+      SetMember(&body, pk.name, IdValue(pk, id, body.GetAllocator()));
+    }
+    if (Current(app, table, id, &existing)) {
+      return Error(s, slot, app, req, 409, "conflict",
+                   "record '" + id + "' already exists in table " + table.export_name +
+                       "; use PUT to replace it",
+                   pk.name);
+    }
+  } else {
+    id = segments[2];
+    if (body_has_id) {
+      std::string body_id;
+      if (!IdText(pk_it->value, &body_id) || body_id != id) {
+        return Error(s, slot, app, req, 400, "id_mismatch",
+                     "field '" + pk.name + "' in the body does not match the id in the URL",
+                     pk.name);
+      }
+    }
+    if (pk.type.scalar == schema::Scalar::kInt) {
+      int64_t n;
+      auto [p, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
+      if (ec != std::errc() || p != id.data() + id.size()) {
+        return Error(s, slot, app, req, 400, "validation_failed",
+                     "the id in the URL must be an integer for table " + table.export_name,
+                     pk.name);
+      }
+    }
+    bool exists = Current(app, table, id, &existing);
+    if (m == "PATCH") {
+      if (!exists) {
+        return Error(s, slot, app, req, 404, "not_found",
+                     "no record '" + id + "' in table " + table.export_name);
+      }
+      merged.Parse(existing.data(), existing.size());
+      if (merged.HasParseError() || !merged.IsObject()) {
+        return Error(s, slot, app, req, 500, "internal",
+                     "the stored record could not be read back");
+      }
+      for (auto& member : body.GetObject()) {
+        SetMember(&merged, std::string(member.name.GetString(), member.name.GetStringLength()),
+                  rapidjson::Value(member.value, merged.GetAllocator()));
+      }
+      out = &merged;
+    }
+    SetMember(out, pk.name, IdValue(pk, id, out->GetAllocator()));
+    // Keep the creation time of a record that is replaced or merged.
+    if (exists && table.FindField("__createdAt__") != nullptr) {
+      rapidjson::Document old;
+      old.Parse(existing.data(), existing.size());
+      auto c = old.IsObject() ? old.FindMember("__createdAt__") : old.MemberEnd();
+      if (c != old.MemberEnd() && c->value.IsString()) {
+        SetMember(out, "__createdAt__", rapidjson::Value(c->value, out->GetAllocator()));
+      } else {
+        existing.clear();  // fall through to "now"
+      }
+    }
+    if (!exists) existing.clear();
+  }
+  // Server-set timestamps.
+  std::string now = Iso8601Millis(now_ms);
+  bool created = m == "POST" || existing.empty();
+  if (table.FindField("__createdAt__") != nullptr && created) {
+    SetMember(out, "__createdAt__",
+              rapidjson::Value(now.c_str(), static_cast<rapidjson::SizeType>(now.size()),
+                               out->GetAllocator()));
+  }
+  if (table.FindField("__updatedAt__") != nullptr) {
+    SetMember(out, "__updatedAt__",
+              rapidjson::Value(now.c_str(), static_cast<rapidjson::SizeType>(now.size()),
+                               out->GetAllocator()));
+  }
+  const bool replace_or_merge = m != "POST" && !created;
+  Append(s, slot, app, req, table,
+         static_cast<int>(replace_or_merge ? event::Op::kUpdate : event::Op::kCreate), id,
+         Serialize(*out), replace_or_merge ? 200 : 201);
+}
+
+void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
+                     const http::Request& req, const schema::Table& table, int op,
+                     const std::string& id, std::string record_json, int status) {
+  event::Event e;
+  e.op = static_cast<event::Op>(op);
+  e.time_ms = WallMillis();
+  e.app = app.app_id;
+  e.table = table.name;
+  e.id = id;
+  e.data = record_json;
+  event::Encode(e, &scratch_);
+  auto p = log_->Append(scratch_);
+  if (!p.ok()) {
+    if (p.status().IsUnavailable() && log_->Health().ok()) {
+      return Error(s, slot, app, req, 503, "overloaded",
+                   "the log's write queue is full; retry shortly");
+    }
+    if (p.status().IsInvalidArgument()) {
+      return Error(s, slot, app, req, 413, "record_too_large", p.status().message());
+    }
+    return Error(s, slot, app, req, 503, "storage_unavailable",
+                 "the log cannot take writes: " + p.status().message());
+  }
+  Pending w;
+  w.position = p.value();
+  w.payload = scratch_;
+  w.key = OverlayKey(app.app_id, table.name, id);
+  w.session = s->id();
+  w.slot = slot;
+  w.status = status;
+  w.headers.push_back({"content-type", "application/json"});
+  AddCors(app, req, &w.headers);
+  std::string pos = std::to_string(p.value().value());
+  w.headers.push_back({"event-position", pos});
+  w.headers.push_back({"etag", "\"" + pos + "\""});
+  w.headers.push_back({"event-durability", durability_});
+  if (status == 201) {
+    w.headers.push_back({"location", "/" + app.app_id + "/" + table.export_name + "/" + id});
+  }
+  w.accepted_us = NowMicros();
+  Overlay& o = overlay_[w.key];
+  o.position = w.position;
+  o.deleted = e.op == event::Op::kDelete;
+  o.json = o.deleted ? std::string() : record_json;
+  w.body = std::move(record_json);
+  pending_.push_back(std::move(w));
+}
+
+void Service::OnDurable(wal::Position durable, const Status& status) {
+  const int64_t now_us = NowMicros();
+  while (!pending_.empty() && pending_.front().position <= durable) {
+    Pending& w = pending_.front();
+    event::Event e;
+    if (event::Decode(w.payload, &e).ok()) projection_->Apply(w.position, e);
+    auto it = overlay_.find(w.key);
+    if (it != overlay_.end() && it->second.position == w.position) overlay_.erase(it);
+    ++stats_.events_written;
+    ++stats_.write_latency_count;
+    stats_.write_latency_us_sum += static_cast<uint64_t>(now_us - w.accepted_us);
+    if (http::Session* s = sessions_(w.session)) {
+      http::ResponseHead head;
+      head.status = w.status;
+      head.headers = std::move(w.headers);
+      s->Respond(w.slot, head, w.body);
+    }
+    pending_.pop_front();
+  }
+  if (status.ok()) return;
+  // The log failed: nothing above `durable` will ever be durable. Every such
+  // write is answered 503, and no later write is taken (SPEC section 12).
+  if (failed_.ok()) failed_ = status;
+  for (Pending& w : pending_) {
+    ++stats_.writes_failed;
+    if (http::Session* s = sessions_(w.session)) {
+      http::ResponseHead head;
+      head.status = 503;
+      head.headers.push_back({"content-type", "application/json"});
+      head.headers.push_back({"retry-after", "1"});
+      s->Respond(w.slot, head,
+                 http::ErrorBody("storage_unavailable",
+                                 "the write could not be made durable: " + status.message()));
+    }
+  }
+  pending_.clear();
+  overlay_.clear();
+}
+
+}  // namespace eventide::rest

@@ -1,0 +1,120 @@
+// Native REST (SPEC section 5) over one app's tables, and the write path that
+// every write takes:
+//
+//   request --validate--> new record (against the latest accepted state:
+//   projection + writes not yet durable) --encode--> Log::Append (position N)
+//   ... writer thread: write + fdatasync ... --uv_async--> OnDurable(N):
+//   apply N to the projection, then answer the client (201 + Event-Position).
+//
+// So a client hears "created" only when its entry is durable under the fsync
+// mode, and a read after that answer sees the write. Loop thread only, except
+// where noted.
+#ifndef EVENTIDE_SRC_REST_SERVICE_H_
+#define EVENTIDE_SRC_REST_SERVICE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "src/config/config.h"
+#include "src/http/request.h"
+#include "src/http/response.h"
+#include "src/http/session.h"
+#include "src/projection/projection.h"
+#include "src/schema/schema.h"
+#include "wal/log.h"
+
+namespace eventide::rest {
+
+// Counters the service keeps for /metrics.
+struct RestStats {
+  uint64_t events_written = 0;  // entries made durable and applied
+  uint64_t writes_failed = 0;   // answered 503 after the log failed
+  uint64_t write_latency_count = 0;
+  uint64_t write_latency_us_sum = 0;
+};
+
+class Service {
+ public:
+  // Finds a live session by id (nullptr when its connection is gone).
+  using SessionLookup = std::function<http::Session*(uint64_t id)>;
+
+  // REQUIRES: every pointer outlives the service.
+  Service(wal::Log* log, projection::Projection* projection, SessionLookup sessions);
+
+  // Handles /{app}/{table}[/{id}] for a table with REST on.
+  // REQUIRES: segments.size() is 2 or 3 (app, table[, id]).
+  void Handle(http::Session* session, uint64_t slot, http::Request& request, const config::App& app,
+              const schema::Table& table, const std::vector<std::string>& segments);
+
+  // The durable head advanced to `durable` (or the log failed: `status`).
+  // Applies durable writes to the projection in position order, then answers
+  // their clients. Loop thread (the server forwards the log's listener
+  // through uv_async).
+  void OnDurable(wal::Position durable, const Status& status);
+
+  // Writes not yet durable.
+  size_t pending_writes() const { return pending_.size(); }
+  // OK while writes are accepted.
+  const Status& failure() const { return failed_; }
+  const RestStats& stats() const { return stats_; }
+
+  // Adds the rest of the response headers every REST answer carries
+  // (content type, CORS for the app). Used by the server for errors too.
+  static void AddCors(const config::App& app, const http::Request& request,
+                      std::vector<http::Header>* headers);
+
+ private:
+  // The state the next write to a record sees: a write accepted but not yet
+  // durable, or else the projection's record.
+  struct Overlay {
+    wal::Position position;
+    bool deleted = false;
+    std::string json;
+  };
+  struct Pending {
+    wal::Position position;
+    std::string payload;  // the encoded event, applied to the projection when durable
+    std::string key;      // overlay key
+    uint64_t session = 0;
+    uint64_t slot = 0;
+    int status = 200;
+    std::string body;  // the response body
+    std::vector<http::Header> headers;
+    int64_t accepted_us = 0;
+  };
+
+  void List(http::Session* s, uint64_t slot, const http::Request& req, const config::App& app,
+            const schema::Table& table);
+  void GetOne(http::Session* s, uint64_t slot, const http::Request& req, const config::App& app,
+              const schema::Table& table, const std::string& id);
+  void Write(http::Session* s, uint64_t slot, http::Request& req, const config::App& app,
+             const schema::Table& table, const std::vector<std::string>& segments);
+  // The record as the next write sees it; false when absent.
+  bool Current(const config::App& app, const schema::Table& table, const std::string& id,
+               std::string* json) const;
+  void Error(http::Session* s, uint64_t slot, const config::App& app, const http::Request& req,
+             int status, std::string_view code, std::string_view message,
+             std::string_view field = {});
+  void Append(http::Session* s, uint64_t slot, const config::App& app, const http::Request& req,
+              const schema::Table& table, int op, const std::string& id, std::string record_json,
+              int status);
+
+  wal::Log* log_;
+  projection::Projection* projection_;
+  SessionLookup sessions_;
+  std::unordered_map<std::string, Overlay> overlay_;
+  std::deque<Pending> pending_;
+  Status failed_;
+  RestStats stats_;
+  std::string scratch_;     // encoded event of the write being accepted
+  std::string durability_;  // Event-Durability header value
+};
+
+}  // namespace eventide::rest
+
+#endif  // EVENTIDE_SRC_REST_SERVICE_H_

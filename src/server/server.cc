@@ -1,0 +1,518 @@
+#include "src/server/server.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "src/common/logging.h"
+#include "src/net/cert.h"
+#include "src/projection/checkpoint.h"
+
+namespace eventide::server {
+namespace {
+
+// Static files of every app are read once at start-up and served from
+// memory, so serving them never blocks the loop on disk. Apps are small; a
+// web/ folder beyond this is a start-up error rather than a slow server.
+constexpr uint64_t kMaxStaticBytes = 256ull << 20;
+
+// How long a graceful shutdown waits for writes in flight before giving up.
+constexpr uint64_t kShutdownGraceMs = 10000;
+
+bool ParseListen(const std::string& listen, std::string* host, int* port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = listen.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  std::string p = listen.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *port = std::stoi(p);
+  return *port <= 65535 && !host->empty();
+}
+
+}  // namespace
+
+// Glue between a net::Connection and an http::Session.
+class Server::HttpConnection final : public net::ConnectionHandler, public http::Transport {
+ public:
+  HttpConnection(Server* server, net::Connection* conn)
+      : server_(server), conn_(conn), session_(this, server, SessionOptionsFor(server, conn)) {
+    server_->sessions_[conn->id()] = this;
+    ++server_->metrics_.connections_total;
+  }
+  ~HttpConnection() override = default;
+
+  http::Session* session() { return &session_; }
+
+  // net::ConnectionHandler
+  void OnData(std::string_view data) override { session_.OnData(data); }
+  void OnEof() override { session_.OnEof(); }
+  void OnTimer() override { session_.OnTimer(); }
+  void OnClose() override {
+    server_->sessions_.erase(conn_->id());
+    server_->MaybeFinishShutdown();
+  }
+
+  // http::Transport
+  void Send(std::string_view bytes) override { conn_->Send(bytes); }
+  void Close() override { conn_->Close(); }
+  size_t pending_output_bytes() const override { return conn_->pending_output_bytes(); }
+  void PauseReading() override { conn_->PauseReading(); }
+  void ResumeReading() override { conn_->ResumeReading(); }
+  void SetTimer(uint64_t timeout_ms) override { conn_->SetTimer(timeout_ms); }
+
+ private:
+  static http::SessionOptions SessionOptionsFor(Server* server, net::Connection* conn) {
+    const config::Limits& l = server->options_.limits;
+    http::SessionOptions o;
+    o.limits.header_bytes = l.header_bytes;
+    o.limits.body_bytes = l.body_bytes;
+    o.header_timeout_ms = l.header_timeout_ms;
+    o.idle_timeout_ms = l.idle_timeout_ms;
+    o.max_pipelined_requests = l.max_pipelined_requests;
+    o.id = conn->id();
+    return o;
+  }
+
+  Server* server_;
+  net::Connection* conn_;
+  http::Session session_;
+};
+
+Server::Server(config::Server options) : options_(std::move(options)) {}
+
+Server::~Server() {
+  if (loop_open_) {
+    // After a graceful shutdown every handle is closing already; after a
+    // failed start some are open. Close what is left, let every close
+    // callback run, then drop the loop.
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          if (!uv_is_closing(h)) uv_close(h, nullptr);
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+}
+
+int Server::port() const { return listener_ ? listener_->port() : 0; }
+
+http::Session* Server::FindSession(uint64_t id) const {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second->session();
+}
+
+Status Server::Start() {
+  Status s = config::LoadApps(options_.apps_dir, &apps_);
+  if (!s.ok()) return s;
+  if (apps_.empty()) {
+    LogLine(LogLevel::kWarn, "no apps found", {{"apps_dir", options_.apps_dir}});
+  }
+  s = LoadStaticFiles();
+  if (!s.ok()) return s;
+
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) return Status::IOError("create data dir " + options_.data_dir + ": " + ec.message());
+
+  // The log.
+  wal::LogOptions lo;
+  lo.dir = options_.data_dir + "/wal";
+  auto policy = wal::SyncPolicy::Parse(options_.fsync);
+  if (!policy.ok()) return policy.status();
+  lo.sync = policy.value();
+  lo.segment_bytes = options_.segment_bytes;
+  wal::RecoveryReport recovery;
+  auto log = wal::Log::Open(lo, &recovery);
+  if (!log.ok()) return log.status();
+  log_ = std::move(log).value();
+  if (recovery.tail_bytes > 0) {
+    LogLine(LogLevel::kWarn, "log tail cut",
+            {{"segment", recovery.tail_segment},
+             {"offset", recovery.tail_offset},
+             {"bytes", recovery.tail_bytes},
+             {"reason", recovery.tail_reason}});
+  }
+
+  // The projection: newest checkpoint plus the log after it.
+  checkpoint_dir_ = options_.data_dir + "/checkpoints";
+  std::filesystem::create_directories(checkpoint_dir_, ec);
+  projection_ = std::make_unique<projection::Projection>();
+  projection::RecoveryReport pr;
+  s = projection::Recover(checkpoint_dir_, log_.get(), projection_.get(), &pr);
+  if (!s.ok()) return s;
+  for (const std::string& note : pr.skipped) {
+    LogLine(LogLevel::kWarn, "checkpoint skipped", {{"reason", note}});
+  }
+  checkpoint_position_ = pr.checkpoint.value();
+  LogLine(LogLevel::kInfo, "recovered",
+          {{"head", log_->durable_head().value()},
+           {"checkpoint", pr.checkpoint.value()},
+           {"replayed", pr.entries_replayed},
+           {"records", projection_->record_count()}});
+
+  // TLS.
+  if (options_.tls == "auto") {
+    std::string cert, key;
+    bool generated = false;
+    s = net::EnsureSelfSignedCertificate(options_.data_dir, &cert, &key, &generated);
+    if (!s.ok()) return s;
+    if (generated)
+      LogLine(LogLevel::kInfo, "generated a self-signed certificate", {{"cert", cert}});
+    auto ctx = net::TlsContext::Load(cert, key);
+    if (!ctx.ok()) return ctx.status();
+    tls_ = std::move(ctx).value();
+  } else if (options_.tls != "off") {
+    size_t comma = options_.tls.find(',');
+    if (comma == std::string::npos) {
+      return Status::InvalidArgument("--tls must be auto, off or CERT,KEY; got " + options_.tls);
+    }
+    auto ctx = net::TlsContext::Load(options_.tls.substr(0, comma), options_.tls.substr(comma + 1));
+    if (!ctx.ok()) return ctx.status();
+    tls_ = std::move(ctx).value();
+  }
+
+  // The loop.
+  uv_loop_init(&loop_);
+  loop_open_ = true;
+  rest_ = std::make_unique<rest::Service>(log_.get(), projection_.get(),
+                                          [this](uint64_t id) { return FindSession(id); });
+  durable_async_.data = this;
+  uv_async_init(&loop_, &durable_async_,
+                [](uv_async_t* a) { static_cast<Server*>(a->data)->OnDurableAsync(); });
+  // The writer thread only pokes the loop; the loop reads the head itself.
+  log_->SetDurableListener(
+      [this](wal::Position, const Status&) { uv_async_send(&durable_async_); });
+  sigint_.data = sigterm_.data = shutdown_timer_.data = this;
+  uv_signal_init(&loop_, &sigint_);
+  uv_signal_init(&loop_, &sigterm_);
+  uv_timer_init(&loop_, &shutdown_timer_);
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    static_cast<Server*>(h->data)->BeginShutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
+  };
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+
+  net::ListenerOptions nl;
+  if (!ParseListen(options_.listen, &nl.host, &nl.port)) {
+    return Status::InvalidArgument("--listen must be HOST:PORT; got " + options_.listen);
+  }
+  nl.max_connections = options_.limits.max_connections;
+  {
+    http::ResponseHead head;
+    head.status = 503;
+    head.close = true;
+    head.headers.push_back({"content-type", "application/json"});
+    http::AppendResponse(
+        head, http::ErrorBody("too_many_connections", "the server is at its connection limit"),
+        &nl.over_limit_response);
+  }
+  nl.tls = tls_.get();
+  listener_ = std::make_unique<net::Listener>(
+      &loop_, nl, [this](net::Connection* c) { return std::make_unique<HttpConnection>(this, c); });
+  s = listener_->Start();
+  if (!s.ok()) return s;
+  LogLine(LogLevel::kInfo, "listening",
+          {{"addr", nl.host + ":" + std::to_string(listener_->port())},
+           {"tls", tls_ ? "on" : "off"},
+           {"fsync", options_.fsync},
+           {"apps", static_cast<int64_t>(apps_.size())}});
+  return Status::OK();
+}
+
+Status Server::LoadStaticFiles() {
+  uint64_t total = 0;
+  for (const config::App& app : apps_) {
+    if (app.web_dir.empty()) continue;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(app.web_dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string rel = std::filesystem::relative(it->path(), app.web_dir).generic_string();
+      std::ifstream in(it->path(), std::ios::binary);
+      std::ostringstream body;
+      body << in.rdbuf();
+      StaticFile f;
+      f.body = body.str();
+      f.content_type = std::string(http::ContentTypeFor(rel));
+      total += f.body.size();
+      if (total > kMaxStaticBytes) {
+        return Status::InvalidArgument(app.web_dir + ": static files exceed " +
+                                       std::to_string(kMaxStaticBytes >> 20) + " MiB");
+      }
+      static_files_["/" + app.app_id + "/" + rel] = std::move(f);
+    }
+    if (ec) return Status::IOError("read " + app.web_dir + ": " + ec.message());
+  }
+  return Status::OK();
+}
+
+void Server::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void Server::RespondError(http::Session* s, uint64_t slot, int status, std::string_view code,
+                          std::string_view message) {
+  ++metrics_.rejected_by_code[std::string(code)];
+  s->RespondError(slot, status, code, message);
+}
+
+void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
+  std::vector<std::string> seg;
+  if (req.path.empty() || req.path[0] != '/' || !http::SplitPath(req.path, &seg)) {
+    return RespondError(s, slot, 400, "bad_path", "the request path is not a valid URL path");
+  }
+  if (req.upgrade) {
+    return RespondError(s, slot, 501, "not_implemented", "WebSocket upgrades are not served yet");
+  }
+  if (seg.size() == 1 && seg[0] == "healthz") return Healthz(s, slot, req);
+  if (seg.size() == 1 && seg[0] == "metrics") return MetricsPage(s, slot, req);
+  if (seg.empty()) {
+    return RespondError(s, slot, 404, "not_found", "nothing here; apps are served at /{app_id}/");
+  }
+  const config::App* app = nullptr;
+  for (const config::App& a : apps_) {
+    if (a.app_id == seg[0]) app = &a;
+  }
+  if (app == nullptr) {
+    return RespondError(s, slot, 404, "unknown_app", "no app '" + seg[0] + "'");
+  }
+  if (seg.size() == 2 || seg.size() == 3) {
+    if (const schema::Table* t = app->schema.FindByExportName(seg[1])) {
+      if (!t->exported || !t->rest || !app->rest) {
+        return RespondError(s, slot, 404, "rest_disabled",
+                            "REST is not enabled for table " + t->export_name);
+      }
+      if (shutting_down_ && req.method != "GET" && req.method != "HEAD") {
+        return RespondError(s, slot, 503, "shutting_down", "the server is shutting down");
+      }
+      // Count statuses the service answers with through the session's
+      // responses is not visible here; the service keeps its own counters.
+      return rest_->Handle(s, slot, req, *app, *t, seg);
+    }
+  }
+  ServeStatic(s, slot, req, *app, seg);
+}
+
+void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
+                         const config::App& app, const std::vector<std::string>& seg) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    return RespondError(
+        s, slot, seg.size() <= 3 ? 404 : 405,
+        seg.size() <= 3 ? "unknown_table" : "method_not_allowed",
+        seg.size() <= 3 ? "no table '" + (seg.size() > 1 ? seg[1] : "") + "' in app " + app.app_id
+                        : "static files are read-only");
+  }
+  std::string key = "/" + app.app_id;
+  for (size_t i = 1; i < seg.size(); ++i) key += "/" + seg[i];
+  bool dir = seg.size() == 1 || req.path.back() == '/';
+  if (seg.size() == 1 && req.path.back() != '/') {
+    // /app -> /app/ so that relative links in index.html resolve.
+    http::ResponseHead head;
+    head.status = 301;
+    head.headers.push_back({"location", "/" + app.app_id + "/"});
+    return s->Respond(slot, head, "");
+  }
+  auto it = static_files_.find(dir ? key + "/index.html" : key);
+  if (it == static_files_.end() && !dir) it = static_files_.find(key + "/index.html");
+  if (it == static_files_.end()) {
+    if (seg.size() == 2 || seg.size() == 3) {
+      return RespondError(s, slot, 404, "unknown_table",
+                          "no table or file '" + seg[1] + "' in app " + app.app_id);
+    }
+    return RespondError(s, slot, 404, "not_found", "no such file in app " + app.app_id);
+  }
+  http::ResponseHead head;
+  head.headers.push_back({"content-type", it->second.content_type});
+  head.headers.push_back({"cache-control", "no-cache"});
+  s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : it->second.body);
+}
+
+void Server::Healthz(http::Session* s, uint64_t slot, const http::Request&) {
+  Status h = log_->Health();
+  http::ResponseHead head;
+  head.headers.push_back({"content-type", "application/json"});
+  std::string body;
+  if (h.ok() && !shutting_down_) {
+    body = "{\"status\":\"ok\",\"position\":" + std::to_string(log_->durable_head().value()) + "}";
+  } else {
+    head.status = 503;
+    body = http::ErrorBody(h.ok() ? "shutting_down" : "storage_unavailable",
+                           h.ok() ? "the server is shutting down" : h.ToString());
+  }
+  s->Respond(slot, head, body);
+}
+
+void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) {
+  std::string m;
+  auto line = [&m](const char* name, const char* type, const char* help, uint64_t v) {
+    m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + std::to_string(v) + "\n";
+  };
+  const rest::RestStats& rs = rest_->stats();
+  line("eventide_connections", "gauge", "Open client connections.",
+       listener_ ? listener_->connection_count() : 0);
+  line("eventide_connections_total", "counter", "Connections accepted.",
+       metrics_.connections_total);
+  line("eventide_events_written_total", "counter", "Log entries made durable and applied.",
+       rs.events_written);
+  line("eventide_writes_failed_total", "counter", "Writes answered 503 after the log failed.",
+       rs.writes_failed);
+  line("eventide_writes_pending", "gauge", "Writes waiting to become durable.",
+       rest_->pending_writes());
+  line("eventide_log_durable_position", "gauge", "The log's durable head.",
+       log_->durable_head().value());
+  line("eventide_log_first_position", "gauge", "The oldest retained log position.",
+       log_->first_position().value());
+  line("eventide_log_healthy", "gauge", "1 while the log accepts writes.",
+       log_->Health().ok() ? 1 : 0);
+  line("eventide_records", "gauge", "Records in the projection.", projection_->record_count());
+  line("eventide_checkpoints_written_total", "counter", "Projection checkpoints written.",
+       checkpoints_written_);
+  line("eventide_checkpoint_position", "gauge", "Position of the newest checkpoint.",
+       checkpoint_position_);
+  line("eventide_segments_deleted_total", "counter", "Log segments deleted by retention.",
+       segments_deleted_);
+  m += "# HELP eventide_write_latency_seconds Accept-to-durable time of writes.\n"
+       "# TYPE eventide_write_latency_seconds summary\n";
+  m += "eventide_write_latency_seconds_sum " +
+       std::to_string(static_cast<double>(rs.write_latency_us_sum) / 1e6) + "\n";
+  m += "eventide_write_latency_seconds_count " + std::to_string(rs.write_latency_count) + "\n";
+  m += "# HELP eventide_rejected_requests_total Requests refused, by error code.\n"
+       "# TYPE eventide_rejected_requests_total counter\n";
+  for (auto& [code, n] : metrics_.rejected_by_code) {
+    m += "eventide_rejected_requests_total{code=\"" + code + "\"} " + std::to_string(n) + "\n";
+  }
+  http::ResponseHead head;
+  head.headers.push_back({"content-type", "text/plain; version=0.0.4; charset=utf-8"});
+  s->Respond(slot, head, m);
+}
+
+void Server::OnDurableAsync() {
+  wal::Position before = projection_->applied();
+  rest_->OnDurable(log_->durable_head(), log_->Health());
+  if (!rest_->failure().ok() && !shutting_down_) {
+    LogLine(LogLevel::kError, "log failed; writes are refused until restart",
+            {{"error", rest_->failure().ToString()}});
+  }
+  (void)before;
+  MaybeCheckpoint();
+  MaybeFinishShutdown();
+}
+
+void Server::MaybeCheckpoint() {
+  if (checkpoint_running_ || !rest_->failure().ok()) return;
+  const uint64_t applied = projection_->applied().value();
+  if (applied - checkpoint_position_ < options_.checkpoint_entries) return;
+  // A checkpoint: snapshot on the loop (shares the records), write on the pool.
+  struct Work {
+    uv_work_t req;
+    Server* server;
+    std::shared_ptr<const projection::Snapshot> snap;
+    std::string dir;
+    uint64_t position;
+    uint64_t bytes = 0;
+    Status status;
+    size_t deleted = 0;
+    config::Retention retention;
+    wal::Log* log;
+  };
+  auto* job = new Work;
+  job->req.data = job;
+  job->server = this;
+  job->snap = projection_->TakeSnapshot();
+  job->dir = checkpoint_dir_;
+  job->position = applied;
+  job->retention = options_.retention;
+  job->log = log_.get();
+  checkpoint_running_ = true;
+  uv_queue_work(
+      &loop_, &job->req,
+      [](uv_work_t* req) {
+        auto* work = static_cast<Work*>(req->data);
+        work->status = projection::WriteCheckpoint(work->dir, *work->snap, &work->bytes);
+        if (!work->status.ok()) return;
+        // Retention (SPEC section 4): segments wholly before the checkpoint
+        // and outside the retention window go. Unlimited by default.
+        if (work->retention.bytes == 0 && work->retention.age_s == 0) return;
+        std::vector<wal::SegmentInfo> segs = work->log->Segments();
+        // Keep, newest first, segments until both the byte and the age
+        // window are covered.
+        uint64_t kept_bytes = 0;
+        wal::Position keep_from = segs.empty() ? wal::Position() : segs.back().base;
+        for (size_t i = segs.size(); i-- > 0;) {
+          kept_bytes += segs[i].bytes;
+          keep_from = segs[i].base;
+          if (work->retention.bytes != 0 && kept_bytes >= work->retention.bytes) break;
+        }
+        wal::Position limit(std::min(keep_from.value(), work->position + 1));
+        Status s = work->log->DeleteBefore(limit, &work->deleted);
+        if (!s.ok()) work->status = s;
+      },
+      [](uv_work_t* req, int) {
+        auto* work = static_cast<Work*>(req->data);
+        Server* self = work->server;
+        self->checkpoint_running_ = false;
+        if (work->status.ok()) {
+          self->checkpoint_position_ = work->position;
+          ++self->checkpoints_written_;
+          self->segments_deleted_ += work->deleted;
+          LogLine(LogLevel::kInfo, "checkpoint written",
+                  {{"position", work->position},
+                   {"bytes", work->bytes},
+                   {"segments_deleted", work->deleted}});
+        } else {
+          LogLine(LogLevel::kError, "checkpoint failed", {{"error", work->status.ToString()}});
+        }
+        delete work;
+      });
+}
+
+void Server::BeginShutdown(const char* why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  LogLine(LogLevel::kInfo, "shutting down",
+          {{"signal", why}, {"pending_writes", rest_->pending_writes()}});
+  listener_->StopAccepting();
+  uv_timer_start(
+      &shutdown_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Server*>(t->data);
+        LogLine(LogLevel::kWarn, "shutdown grace period over; closing",
+                {{"pending_writes", self->rest_->pending_writes()}});
+        self->rest_->OnDurable(self->log_->durable_head(),
+                               Status::Unavailable("the server is shutting down"));
+        self->MaybeFinishShutdown();
+      },
+      kShutdownGraceMs, 0);
+  MaybeFinishShutdown();
+}
+
+void Server::MaybeFinishShutdown() {
+  if (!shutting_down_ || handles_closed_) return;
+  // In-flight writes complete (and are answered) before connections close.
+  if (rest_->pending_writes() > 0) return;
+  if (!sessions_.empty()) {
+    listener_->CloseAll();
+    return;  // each connection's OnClose calls back here
+  }
+  handles_closed_ = true;
+  listener_->CloseHandles();
+  uv_close(reinterpret_cast<uv_handle_t*>(&durable_async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
+  LogLine(LogLevel::kInfo, "stopped", {{"head", log_->durable_head().value()}});
+}
+
+}  // namespace eventide::server

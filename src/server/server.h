@@ -1,0 +1,100 @@
+// `eventide serve`: wires the log, the projection, the apps and the network
+// together on one libuv loop (SPEC section 2).
+//
+// Threads: the loop thread owns connections, sessions, the REST service and
+// the projection; the log's writer thread writes and syncs and wakes the loop
+// through a uv_async; the libuv pool writes checkpoints and deletes segments.
+#ifndef EVENTIDE_SRC_SERVER_SERVER_H_
+#define EVENTIDE_SRC_SERVER_SERVER_H_
+
+#include <uv.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "src/config/config.h"
+#include "src/http/session.h"
+#include "src/net/connection.h"
+#include "src/net/tls.h"
+#include "src/projection/projection.h"
+#include "src/rest/service.h"
+#include "wal/log.h"
+
+namespace eventide::server {
+
+class Server final : public http::RequestHandler {
+ public:
+  explicit Server(config::Server options);
+  ~Server() override;
+
+  // Loads apps, opens and recovers the log and the projection, sets up TLS
+  // and listens. Errors are start-up errors (the caller prints and exits).
+  Status Start();
+  // Runs the loop until a graceful shutdown (SIGINT/SIGTERM) completes.
+  void Run();
+  // The bound port (with a :0 listen address).
+  int port() const;
+
+  void OnRequest(http::Session* session, uint64_t slot, http::Request& request) override;
+
+  http::Session* FindSession(uint64_t id) const;
+
+ private:
+  class HttpConnection;
+  struct StaticFile {
+    std::string content_type;
+    std::string body;
+  };
+  struct Metrics {
+    std::map<int, uint64_t> responses_by_status;
+    std::map<std::string, uint64_t> rejected_by_code;
+    uint64_t connections_total = 0;
+  };
+
+  Status LoadStaticFiles();
+  void ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
+                   const config::App& app, const std::vector<std::string>& segments);
+  void Healthz(http::Session* s, uint64_t slot, const http::Request& req);
+  void MetricsPage(http::Session* s, uint64_t slot, const http::Request& req);
+  void RespondError(http::Session* s, uint64_t slot, int status, std::string_view code,
+                    std::string_view message);
+  void OnDurableAsync();
+  void MaybeCheckpoint();
+  void BeginShutdown(const char* why);
+  void MaybeFinishShutdown();
+
+  config::Server options_;
+  std::vector<config::App> apps_;
+  std::unordered_map<std::string, StaticFile> static_files_;  // "/app/path" -> file
+  uv_loop_t loop_;
+  bool loop_open_ = false;
+  uv_async_t durable_async_;
+  uv_signal_t sigint_;
+  uv_signal_t sigterm_;
+  uv_timer_t shutdown_timer_;
+  std::unique_ptr<wal::Log> log_;
+  std::unique_ptr<projection::Projection> projection_;
+  std::unique_ptr<rest::Service> rest_;
+  std::unique_ptr<net::TlsContext> tls_;
+  std::unique_ptr<net::Listener> listener_;
+  std::unordered_map<uint64_t, HttpConnection*> sessions_;
+  Metrics metrics_;
+  bool shutting_down_ = false;
+  bool handles_closed_ = false;
+  // Checkpoints: one at a time, on the libuv pool.
+  bool checkpoint_running_ = false;
+  uint64_t checkpoint_position_ = 0;  // last written (or recovered)
+  uint64_t bytes_since_checkpoint_ = 0;
+  uint64_t checkpoints_written_ = 0;
+  uint64_t segments_deleted_ = 0;
+  std::string checkpoint_error_;
+  std::string checkpoint_dir_;
+};
+
+}  // namespace eventide::server
+
+#endif  // EVENTIDE_SRC_SERVER_SERVER_H_
