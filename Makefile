@@ -24,7 +24,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@echo "eventide serve arrives with the server issue; the log tool is $(BUILD)/tools/eventide-log"
+	$(BUILD)/src/server/eventide serve $(RUN_ARGS)
 
 test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
