@@ -1,0 +1,2 @@
+# The schema parser and record validation (src/schema).
+eventide_fuzzer(schema_fuzzer eventide_schema)
