@@ -719,6 +719,20 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("scratch_dir", ScratchRoot());
   benchmark::AddCustomContext("scratch_fs", FilesystemType(ScratchRoot()));
   benchmark::AddCustomContext("seconds_per_run", std::to_string(eventide::wal::RunSeconds()));
+  // EVENTIDE_BENCH_PAYLOAD=N adds `always` runs at 1/16/256 appenders with
+  // N-byte payloads (scripts/bench_rest.py uses the size of a REST create's
+  // log entry, to compare the server with the log it stands on).
+  if (const char* extra = ::getenv("EVENTIDE_BENCH_PAYLOAD")) {
+    const int64_t n = std::atoll(extra);
+    if (n > 0) {
+      benchmark::RegisterBenchmark("BM_Append", eventide::wal::BM_Append)
+          ->ArgNames({"payload", "sync", "outstanding"})
+          ->ArgsProduct({{n}, {0}, {1, 16, 256}})
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
   benchmark::RunSpecifiedBenchmarks();
   eventide::wal::PrintSummary();
   benchmark::Shutdown();
