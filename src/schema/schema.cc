@@ -340,13 +340,13 @@ class Parser {
     if (IsPunct('[')) {
       Advance();
       t->list = true;
+      if (IsPunct('[')) return Error(tok_, "lists of lists are not supported");
       Status s = ExpectName(&name, "a type name inside '['");
       if (!s.ok()) return s;
       if (IsPunct('!')) {
         t->item_required = true;
         Advance();
       }
-      if (IsPunct('[')) return Error(tok_, "lists of lists are not supported");
       s = Expect(']', "to close the list type");
       if (!s.ok()) return s;
     } else {
