@@ -221,9 +221,10 @@ class Load {
   }
 
   // Whether another request may start (count or time budget left).
+  // With -n the run ends at that count or at --duration, whichever is first.
   bool MayIssue() {
     if (stopping_) return false;
-    if (o_.requests) return issued_ < o_.requests;
+    if (o_.requests && issued_ >= o_.requests) return false;
     return NowMicros() - start_us_ < o_.duration_us;
   }
   void Issue(Conn* c, std::string* out) {
@@ -245,6 +246,15 @@ class Load {
     }
   }
   void Tick() {
+    // Requests still unanswered 5 s after the end are given up as timeouts,
+    // so the run always ends.
+    if (NowMicros() - start_us_ > o_.duration_us + 5'000'000) {
+      for (auto& c : conns_) {
+        if (!c->closing_) stats_.errors["timeout"] += c->sent_at_.size();
+      }
+      Stop();
+      return;
+    }
     bool idle = true;
     for (auto& c : conns_) idle = idle && (c->closing_ || c->sent_at_.empty());
     if (!MayIssue() && idle) Stop();
@@ -403,7 +413,6 @@ void Conn::OnConnected(int status) {
       [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
         static_cast<Conn*>(s->data)->OnRead(n, buf);
       });
-  if (ssl_) SSL_do_handshake(ssl_);
   Pump();
 }
 
@@ -465,7 +474,19 @@ void Conn::OnRead(ssize_t n, const uv_buf_t* buf) {
 void Conn::Pump() {
   if (!connected_ || closing_) return;
   std::string plain;
-  while (static_cast<int>(sent_at_.size()) < load_->o_.pipeline && load_->MayIssue()) {
+  if (ssl_ && !SSL_is_init_finished(ssl_)) {
+    // Requests wait for the handshake; send what it has produced so far.
+    int rc = SSL_do_handshake(ssl_);
+    if (rc <= 0) {
+      int err = SSL_get_error(ssl_, rc);
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        Fail("tls");
+        return;
+      }
+    }
+  }
+  const bool ready = !ssl_ || SSL_is_init_finished(ssl_);
+  while (ready && static_cast<int>(sent_at_.size()) < load_->o_.pipeline && load_->MayIssue()) {
     load_->Issue(this, &plain);
     sent_at_.push_back(NowMicros());
   }
