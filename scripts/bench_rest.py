@@ -63,7 +63,7 @@ def load(port, conns, seconds=None, requests=None):
     cmd = ["taskset", "-c", LOAD_CPU, LOAD, "rest", "--url",
            f"http://127.0.0.1:{port}/realtime-demo/message", "-c", str(conns), "--body", BODY,
            "--json"]
-    cmd += ["-n", str(requests)] if requests else ["-d", f"{seconds}s"]
+    cmd += ["-n", str(requests), "-d", "300s"] if requests else ["-d", f"{seconds}s"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
     return json.loads(out.strip().splitlines()[-1])
 

@@ -564,7 +564,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   rest->add_option("-d,--duration", duration, "Run time (e.g. 10s, 500ms)")->capture_default_str();
   rest->add_option("-n,--requests", o.requests,
-                   "Stop after this many requests (overrides --duration)");
+                   "Stop after this many requests (or at --duration, whichever is first)");
   rest->add_option("--body", o.body, "Body template: {seq}, {conn}, {time_us}")
       ->capture_default_str();
   rest->add_option("--body-file", body_file, "Read the body template from a file");

@@ -63,8 +63,10 @@ Result<SyncPolicy> SyncPolicy::Parse(std::string_view text) {
     uint32_t v = 0;
     bool ok = !ms.empty() && ms.size() <= 5;
     for (char c : ms) {
-      if (c < '0' || c > '9') ok = false;
-      else v = v * 10 + static_cast<uint32_t>(c - '0');
+      if (c < '0' || c > '9')
+        ok = false;
+      else
+        v = v * 10 + static_cast<uint32_t>(c - '0');
     }
     if (ok && v >= 1 && v <= 60000) {
       p.mode = Mode::kBatch;
@@ -265,8 +267,10 @@ Status Log::Recover(RecoveryReport* report) {
     bool is_last = i + 1 == bases.size();
     Status s = ScanSegment(seg.get(), is_last, report);
     if (!s.ok()) return s;
-    if (!seg->last.IsNone()) head = seg->last;
-    else if (i == 0) head = bases[i].Prev();
+    if (!seg->last.IsNone())
+      head = seg->last;
+    else if (i == 0)
+      head = bases[i].Prev();
     if (seg->bytes == 0 && !options_.read_only) {
       // The last segment's creation was interrupted and its file removed: make it again.
       s = CreateSegment(bases[i]);
@@ -319,7 +323,7 @@ void Log::SetDurableListener(DurableListener listener) {
   listener_ = std::move(listener);
 }
 
-Result<Position> Log::Append(std::string_view payload) {
+Result<Position> Log::Append(std::string_view payload, bool wake_writer) {
   if (payload.size() > kMaxPayloadBytes) {
     return Status::InvalidArgument("entry of " + std::to_string(payload.size()) +
                                    " bytes exceeds the maximum of " +
@@ -344,10 +348,18 @@ Result<Position> Log::Append(std::string_view payload) {
     std::memcpy(buf.data() + at + kEntryHeaderBytes, payload.data(), payload.size());
     if (pending_->count++ == 0) pending_->first = p;
     pending_->last = p;
-    wake = pending_->count == 1;
+    wake = wake_writer && pending_->count == 1;
   }
   if (wake) work_cv_.notify_one();
   return p;
+}
+
+void Log::Wake() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (pending_->count == 0) return;
+  }
+  work_cv_.notify_one();
 }
 
 void Log::WriterMain() {

@@ -117,7 +117,13 @@ class Log {
   // payload is copied; it need not outlive the call. Fails (without assigning
   // a position) once the log has failed, when it is closed or read-only, when
   // the payload exceeds kMaxPayloadBytes, or when too much is pending.
-  Result<Position> Append(std::string_view payload);
+  //
+  // `wake` false leaves the writer asleep until Wake(): an event loop that
+  // appends many entries in one turn wakes the writer once at the end of the
+  // turn, instead of being preempted by it after the first entry.
+  Result<Position> Append(std::string_view payload, bool wake = true);
+  // Wakes the writer if appends are pending. Any thread.
+  void Wake();
 
   // REQUIRES: called before the first Append. Replaces any earlier listener.
   void SetDurableListener(DurableListener listener);

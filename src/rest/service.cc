@@ -298,7 +298,11 @@ void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const c
                    "the body must be JSON (Content-Type: application/json), not " + *ct);
     }
   }
-  rapidjson::Document body;
+  // Documents over the reused buffers; they grow with malloc only for bodies
+  // beyond the buffer. The allocators outlive the documents (declared first).
+  rapidjson::MemoryPoolAllocator<> body_alloc(parse_buffer_.get(), kParseBufferBytes);
+  rapidjson::MemoryPoolAllocator<> merge_alloc(merge_buffer_.get(), kParseBufferBytes);
+  rapidjson::Document body(&body_alloc);
   body.Parse(req.body.data(), req.body.size());
   if (body.HasParseError()) {
     return Error(s, slot, app, req, 400, "invalid_json",
@@ -311,7 +315,7 @@ void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const c
   }
   // The record being written: the body, or for PATCH the stored record with
   // the body's fields merged in.
-  rapidjson::Document merged;
+  rapidjson::Document merged(&merge_alloc);
   rapidjson::Document* out = &body;
   const schema::WriteMode mode = m == "POST"  ? schema::WriteMode::kCreate
                                  : m == "PUT" ? schema::WriteMode::kReplace
@@ -422,7 +426,7 @@ void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
   e.id = id;
   e.data = record_json;
   event::Encode(e, &scratch_);
-  auto p = log_->Append(scratch_);
+  auto p = log_->Append(scratch_, /*wake=*/false);
   if (!p.ok()) {
     if (p.status().IsUnavailable() && log_->Health().ok()) {
       return Error(s, slot, app, req, 503, "overloaded",
@@ -434,6 +438,7 @@ void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
     return Error(s, slot, app, req, 503, "storage_unavailable",
                  "the log cannot take writes: " + p.status().message());
   }
+  wake_needed_ = true;
   Pending w;
   w.position = p.value();
   w.payload = scratch_;

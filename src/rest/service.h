@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -59,6 +60,14 @@ class Service {
 
   // Writes not yet durable.
   size_t pending_writes() const { return pending_.size(); }
+  // True (once) when writes were appended since the last call: the server
+  // then wakes the log's writer at the end of the loop turn (Log::Wake), so
+  // one turn's writes go out in one batch.
+  bool TakeWakeNeeded() {
+    bool w = wake_needed_;
+    wake_needed_ = false;
+    return w;
+  }
   // OK while writes are accepted.
   const Status& failure() const { return failed_; }
   const RestStats& stats() const { return stats_; }
@@ -111,6 +120,13 @@ class Service {
   std::deque<Pending> pending_;
   Status failed_;
   RestStats stats_;
+  bool wake_needed_ = false;
+  // Scratch memory for the JSON documents of one write: RapidJSON's pool
+  // allocator takes its first chunk from here, so parsing a body costs no
+  // malloc of a 64 KiB chunk per request.
+  static constexpr size_t kParseBufferBytes = 32 << 10;
+  std::unique_ptr<char[]> parse_buffer_{new char[kParseBufferBytes]};
+  std::unique_ptr<char[]> merge_buffer_{new char[kParseBufferBytes]};
   std::string scratch_;     // encoded event of the write being accepted
   std::string durability_;  // Event-Durability header value
 };

@@ -195,6 +195,13 @@ Status Server::Start() {
   // The writer thread only pokes the loop; the loop reads the head itself.
   log_->SetDurableListener(
       [this](wal::Position, const Status&) { uv_async_send(&durable_async_); });
+  wake_check_.data = this;
+  uv_check_init(&loop_, &wake_check_);
+  uv_check_start(&wake_check_, [](uv_check_t* c) {
+    auto* self = static_cast<Server*>(c->data);
+    if (self->rest_->TakeWakeNeeded()) self->log_->Wake();
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&wake_check_));
   sigint_.data = sigterm_.data = shutdown_timer_.data = this;
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sigterm_);
@@ -512,6 +519,7 @@ void Server::MaybeFinishShutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_check_), nullptr);
   LogLine(LogLevel::kInfo, "stopped", {{"head", log_->durable_head().value()}});
 }
 

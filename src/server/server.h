@@ -76,6 +76,7 @@ class Server final : public http::RequestHandler {
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   uv_timer_t shutdown_timer_;
+  uv_check_t wake_check_;  // end of each loop turn: wake the log writer
   std::unique_ptr<wal::Log> log_;
   std::unique_ptr<projection::Projection> projection_;
   std::unique_ptr<rest::Service> rest_;
