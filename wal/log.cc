@@ -385,9 +385,18 @@ void Log::WriterMain() {
     if (s.ok() && batch->count > 0) s = WriteBatch(*batch);
     if (s.ok() && batch_mode && unsynced_bytes_ > 0 &&
         std::chrono::steady_clock::now() >= last_sync + batch_interval) {
-      s = active_file_->Sync();
+      s = TimedSync();
       last_sync = std::chrono::steady_clock::now();
       if (s.ok()) unsynced_bytes_ = 0;
+    }
+    if (s.ok() && batch->count > 0) {
+      std::lock_guard<std::mutex> slk(stats_mu_);
+      ++stats_.batches;
+      stats_.entries += batch->count;
+      stats_.bytes_written += batch->bytes.size();
+      size_t g = 0;
+      while (g < LogStats::kGroupBounds.size() && batch->count > LogStats::kGroupBounds[g]) ++g;
+      ++stats_.group_buckets[g];
     }
     if (s.ok() && batch->count > 0) {
       durable_.store(batch->last.value(), std::memory_order_release);
@@ -431,7 +440,7 @@ Status Log::WriteBatch(const Batch& batch) {
       unsynced_bytes_ += end - chunk_start;
     }
     if (sync && unsynced_bytes_ > 0) {
-      Status s = active_file_->Sync();
+      Status s = TimedSync();
       if (!s.ok()) return s;
       unsynced_bytes_ = 0;
     }
@@ -470,6 +479,24 @@ Status Log::WriteBatch(const Batch& batch) {
     off += entry_bytes;
   }
   return write_chunk(size, always);
+}
+
+Status Log::TimedSync() {
+  auto start = std::chrono::steady_clock::now();
+  Status s = active_file_->Sync();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::lock_guard<std::mutex> lk(stats_mu_);
+  ++stats_.syncs;
+  stats_.sync_seconds_sum += secs;
+  size_t b = 0;
+  while (b < LogStats::kSyncBoundsSeconds.size() && secs > LogStats::kSyncBoundsSeconds[b]) ++b;
+  ++stats_.sync_buckets[b];
+  return s;
+}
+
+LogStats Log::Stats() const {
+  std::lock_guard<std::mutex> lk(stats_mu_);
+  return stats_;
 }
 
 void Log::Fail(const Status& s) {

@@ -21,6 +21,7 @@
 #ifndef EVENTIDE_WAL_LOG_H_
 #define EVENTIDE_WAL_LOG_H_
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -94,6 +95,22 @@ struct SegmentInfo {
   uint64_t bytes = 0;
 };
 
+// Counters of the write path, for /metrics. Histogram buckets hold counts per
+// bucket (not cumulative); the last bucket is everything above the last bound.
+struct LogStats {
+  static constexpr std::array<double, 12> kSyncBoundsSeconds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+  static constexpr std::array<uint64_t, 11> kGroupBounds = {1,  2,   4,   8,   16,  32,
+                                                            64, 128, 256, 512, 1024};
+  uint64_t syncs = 0;  // fdatasync calls on segments (group commits, batch timers, seals)
+  double sync_seconds_sum = 0;
+  std::array<uint64_t, kSyncBoundsSeconds.size() + 1> sync_buckets{};
+  uint64_t batches = 0;  // batches written (a batch is one group commit under always)
+  uint64_t entries = 0;
+  std::array<uint64_t, kGroupBounds.size() + 1> group_buckets{};  // entries per batch
+  uint64_t bytes_written = 0;
+};
+
 class Reader;
 
 class Log {
@@ -148,6 +165,9 @@ class Log {
 
   std::vector<SegmentInfo> Segments() const;
 
+  // A copy of the write-path counters. Any thread.
+  LogStats Stats() const;
+
   // read_only logs only: picks up entries another process appended since
   // Open (or the last Refresh), up to its newest complete entry.
   Status Refresh();
@@ -191,6 +211,11 @@ class Log {
   Status failed_;                       // guarded by mu_; sticky
   bool closing_ = false;                // guarded by mu_
   DurableListener listener_;
+
+  mutable std::mutex stats_mu_;
+  LogStats stats_;  // guarded by stats_mu_; written by the writer thread
+  // fdatasync of the active segment, timed into stats_. Writer thread only.
+  Status TimedSync();
 
   // Writer thread state.
   std::unique_ptr<WritableFile> active_file_;

@@ -284,6 +284,7 @@ Status LoadServerConfig(const std::string& path, Server* out) {
       {"fsync", str(&out->fsync)},
       {"segment_bytes", bytes(&out->segment_bytes)},
       {"checkpoint_entries", uint(&out->checkpoint_entries)},
+      {"checkpoint_bytes", bytes(&out->checkpoint_bytes)},
       {"compat_app", str(&out->compat_app)},
       {"jwt_secret", str(&out->jwt_secret)},
       {"retention",
@@ -310,8 +311,9 @@ Status LoadServerConfig(const std::string& path, Server* out) {
   };
   s = ForEachKey(f, root, "the server config", h);
   if (!s.ok()) return s;
-  if (out->checkpoint_entries == 0) {
-    return Status::InvalidArgument(f + ": checkpoint_entries must be at least 1");
+  if (out->checkpoint_entries == 0 || out->checkpoint_bytes == 0) {
+    return Status::InvalidArgument(f +
+                                   ": checkpoint_entries and checkpoint_bytes must be at least 1");
   }
   if (l.header_timeout_ms == 0 || l.idle_timeout_ms == 0) {
     return Status::InvalidArgument(f +

@@ -61,6 +61,9 @@ struct Server {
   uint64_t segment_bytes = 64ull << 20;
   // A checkpoint every this many entries; restart replays at most this many.
   uint64_t checkpoint_entries = 100000;
+  // ... or every this many bytes of log, whichever comes first: bounds the
+  // replay on restart for large records too.
+  uint64_t checkpoint_bytes = 64ull << 20;
   Retention retention;
   Limits limits;
   std::string compat_app;  // the app the AYB/SnackBase dialects map to

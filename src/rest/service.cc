@@ -135,6 +135,7 @@ void Service::AddCors(const config::App& app, const http::Request& request,
 void Service::Error(http::Session* s, uint64_t slot, const config::App& app,
                     const http::Request& req, int status, std::string_view code,
                     std::string_view message, std::string_view field) {
+  ++stats_.rejected_by_code[std::string(code)];
   http::ResponseHead head;
   head.status = status;
   head.headers.push_back({"content-type", "application/json"});
@@ -489,6 +490,7 @@ void Service::OnDurable(wal::Position durable, const Status& status) {
   if (failed_.ok()) failed_ = status;
   for (Pending& w : pending_) {
     ++stats_.writes_failed;
+    ++stats_.rejected_by_code["storage_unavailable"];
     if (http::Session* s = sessions_(w.session)) {
       http::ResponseHead head;
       head.status = 503;

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@ struct RestStats {
   uint64_t writes_failed = 0;   // answered 503 after the log failed
   uint64_t write_latency_count = 0;
   uint64_t write_latency_us_sum = 0;
+  std::map<std::string, uint64_t> rejected_by_code;  // error answers, by code
 };
 
 class Service {

@@ -395,9 +395,38 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
   m += "eventide_write_latency_seconds_sum " +
        std::to_string(static_cast<double>(rs.write_latency_us_sum) / 1e6) + "\n";
   m += "eventide_write_latency_seconds_count " + std::to_string(rs.write_latency_count) + "\n";
+  // The log's write path: fsync latency and group size histograms.
+  const wal::LogStats ls = log_->Stats();
+  auto histogram = [&m](const char* name, const char* help, const auto& bounds, const auto& buckets,
+                        double sum, uint64_t count) {
+    m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " histogram\n";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      cumulative += buckets[i];
+      char le[32];
+      std::snprintf(le, sizeof(le), "%g", static_cast<double>(bounds[i]));
+      m += std::string(name) + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    cumulative += buckets[bounds.size()];
+    m += std::string(name) + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+    char sum_text[64];
+    std::snprintf(sum_text, sizeof(sum_text), "%.9g", sum);
+    m += std::string(name) + "_sum " + sum_text + "\n";
+    m += std::string(name) + "_count " + std::to_string(count) + "\n";
+  };
+  histogram("eventide_fsync_seconds", "Time of each fdatasync of the log.",
+            wal::LogStats::kSyncBoundsSeconds, ls.sync_buckets, ls.sync_seconds_sum, ls.syncs);
+  histogram("eventide_group_size", "Entries written per log batch (group commit size).",
+            wal::LogStats::kGroupBounds, ls.group_buckets, static_cast<double>(ls.entries),
+            ls.batches);
+  line("eventide_log_bytes_written_total", "counter", "Bytes the log has written.",
+       ls.bytes_written);
+  // Error answers by code: the server's own and the REST service's.
+  std::map<std::string, uint64_t> rejected = metrics_.rejected_by_code;
+  for (auto& [code, n] : rs.rejected_by_code) rejected[code] += n;
   m += "# HELP eventide_rejected_requests_total Requests refused, by error code.\n"
        "# TYPE eventide_rejected_requests_total counter\n";
-  for (auto& [code, n] : metrics_.rejected_by_code) {
+  for (auto& [code, n] : rejected) {
     m += "eventide_rejected_requests_total{code=\"" + code + "\"} " + std::to_string(n) + "\n";
   }
   http::ResponseHead head;
@@ -420,7 +449,13 @@ void Server::OnDurableAsync() {
 void Server::MaybeCheckpoint() {
   if (checkpoint_running_ || !rest_->failure().ok()) return;
   const uint64_t applied = projection_->applied().value();
-  if (applied - checkpoint_position_ < options_.checkpoint_entries) return;
+  const uint64_t log_bytes = log_->Stats().bytes_written;
+  if (applied - checkpoint_position_ < options_.checkpoint_entries &&
+      log_bytes - checkpoint_log_bytes_ < options_.checkpoint_bytes) {
+    return;
+  }
+  if (applied == checkpoint_position_) return;
+  checkpoint_log_bytes_ = log_bytes;
   // A checkpoint: snapshot on the loop (shares the records), write on the pool.
   struct Work {
     uv_work_t req;

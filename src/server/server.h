@@ -88,8 +88,8 @@ class Server final : public http::RequestHandler {
   bool handles_closed_ = false;
   // Checkpoints: one at a time, on the libuv pool.
   bool checkpoint_running_ = false;
-  uint64_t checkpoint_position_ = 0;  // last written (or recovered)
-  uint64_t bytes_since_checkpoint_ = 0;
+  uint64_t checkpoint_position_ = 0;   // last written (or recovered)
+  uint64_t checkpoint_log_bytes_ = 0;  // the log's bytes_written at the last checkpoint
   uint64_t checkpoints_written_ = 0;
   uint64_t segments_deleted_ = 0;
   std::string checkpoint_error_;

@@ -226,6 +226,16 @@ TEST_F(ServerTest, HealthzAndMetrics) {
   EXPECT_NE(m.body.find("eventide_rejected_requests_total{code=\"unknown_app\"} 1"),
             std::string::npos)
       << m.body;
+  server_.Call("POST", kMsg, "{}");  // validation_failed, counted by the REST service
+  m = server_.Call("GET", "/metrics");
+  EXPECT_NE(m.body.find("eventide_rejected_requests_total{code=\"validation_failed\"} 1"),
+            std::string::npos)
+      << m.body;
+  // The write: one fdatasync (always) in the histogram, one batch of one.
+  EXPECT_NE(m.body.find("eventide_fsync_seconds_bucket{le=\"+Inf\"} "), std::string::npos);
+  EXPECT_EQ(m.body.find("eventide_fsync_seconds_count 0\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("eventide_group_size_bucket{le=\"1\"} 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("eventide_group_size_count 1\n"), std::string::npos) << m.body;
 }
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
@@ -425,6 +435,20 @@ TEST(ServerRestartTest, RecoversFromACheckpointPlusTheLog) {
   EXPECT_EQ(d.Size(), 30u);
   EXPECT_EQ(Str(Json(server.Call("GET", kMsg + "/c14").body), "title"), "n44");
   EXPECT_EQ(Str(Json(server.Call("GET", kMsg + "/c15").body), "title"), "n15");
+}
+
+TEST(ServerRestartTest, CheckpointsAlsoEveryNBytesOfLog) {
+  ServerProcess server;
+  server.WriteFile("server.yaml", "checkpoint_entries: 1000000\ncheckpoint_bytes: 8KiB\n");
+  ASSERT_GT(server.Start({"--config", server.dir() + "/server.yaml"}), 0) << server.log();
+  std::string big(1000, 'x');
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(server.Call("POST", kMsg, R"({"title":"t","content":")" + big + "\"}").status, 201);
+  }
+  for (int i = 0; i < 100 && server.log().find("checkpoint written") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(server.log().find("checkpoint written"), std::string::npos) << server.log();
 }
 
 TEST(ServerShutdownTest, SigtermFinishesInFlightWritesAndExitsZero) {
