@@ -69,7 +69,7 @@ TEST(ServerConfigTest, ErrorsNameFileAndLine) {
       {"limits:\n  header_timeout_ms: -1\n",
        "s.yaml:2: 'header_timeout_ms' must be a non-negative"},
       {"limits: 5\n", "s.yaml:1: limits must be a mapping"},
-      {"checkpoint_entries: 0\n", "checkpoint_entries must be at least 1"},
+      {"checkpoint_entries: 0\n", "checkpoint_entries and checkpoint_bytes must be at least 1"},
       {"- a\n- b\n", "s.yaml:1: expected a mapping"},
       {"listen: [unclosed\n", "s.yaml:"},
   };
