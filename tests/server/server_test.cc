@@ -476,6 +476,40 @@ TEST(ServerShutdownTest, SigtermFinishesInFlightWritesAndExitsZero) {
   }
 }
 
+// ---- eventide token ----
+
+TEST(TokenTest, MintsAnHs256JwtThatVerifiesWithTheSecret) {
+  int code = -1;
+  std::string jwt = RunCommand(std::string(EVENTIDE_BIN) +
+                                   " token --secret s3cret --sub user-1 --claim account=acme"
+                                   " --claim admin=true --ttl 2h",
+                               &code);
+  ASSERT_EQ(code, 0);
+  while (!jwt.empty() && jwt.back() == '\n') jwt.pop_back();
+  size_t d1 = jwt.find('.'), d2 = jwt.rfind('.');
+  ASSERT_NE(d1, d2);
+  auto b64url_decode = [](std::string in) {
+    for (char& c : in) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    while (in.size() % 4) in += '=';
+    return RunCommand("printf '%s' '" + in + "' | base64 -d");
+  };
+  EXPECT_EQ(b64url_decode(jwt.substr(0, d1)), R"({"alg":"HS256","typ":"JWT"})");
+  rapidjson::Document claims = Json(b64url_decode(jwt.substr(d1 + 1, d2 - d1 - 1)));
+  ASSERT_TRUE(claims.IsObject());
+  EXPECT_EQ(Str(claims, "sub"), "user-1");
+  EXPECT_EQ(Str(claims, "account"), "acme");
+  EXPECT_TRUE(claims["admin"].IsBool() && claims["admin"].GetBool());
+  EXPECT_EQ(claims["exp"].GetInt64() - claims["iat"].GetInt64(), 7200);
+  // The signature, computed independently with openssl.
+  std::string mac = RunCommand("printf '%s' '" + jwt.substr(0, d2) +
+                               "' | openssl dgst -sha256 -hmac s3cret -binary | base64 -w0"
+                               " | tr '+/' '-_' | tr -d '='");
+  EXPECT_EQ(mac, jwt.substr(d2 + 1));
+  RunCommand(std::string(EVENTIDE_BIN) + " token --secret s --sub u --ttl forever 2>/dev/null",
+             &code);
+  EXPECT_EQ(code, 2);
+}
+
 // ---- Start-up errors ----
 
 TEST(ServerStartupTest, SchemaErrorStopsStartUpWithFileAndLine) {
