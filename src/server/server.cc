@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "src/common/logging.h"
+#include "src/common/time.h"
 #include "src/net/cert.h"
 #include "src/projection/checkpoint.h"
 
@@ -38,6 +39,37 @@ bool ParseListen(const std::string& listen, std::string* host, int* port) {
   }
   *port = std::stoi(p);
   return *port <= 65535 && !host->empty();
+}
+
+// The oldest segment base the retention window still needs. Newest first, a
+// segment is kept while the newer ones hold fewer than `bytes` bytes, or while
+// its newest entry is younger than `age_s`; once one is not needed, no older
+// one is. The head's segment is always kept. Runs on the pool (reads the log).
+wal::Position RetentionStart(wal::Log* log, const config::Retention& r) {
+  std::vector<wal::SegmentInfo> segs = log->Segments();
+  if (segs.empty()) return wal::Position();
+  const int64_t now_us = WallMillis() * 1000;
+  const int64_t age_us = static_cast<int64_t>(r.age_s) * 1000000;
+  auto reader = log->NewReader();
+  uint64_t newer_bytes = 0;
+  wal::Position keep_from = segs.back().base;
+  for (size_t i = segs.size(); i-- > 0;) {
+    bool needed = i + 1 == segs.size() || segs[i].last.value() == 0;
+    if (!needed && r.bytes != 0 && newer_bytes < r.bytes) needed = true;
+    if (!needed && r.age_s != 0) {
+      wal::Entry e;
+      if (!reader->Seek(segs[i].last).ok()) {
+        needed = true;  // cannot tell its age: keep it
+      } else {
+        auto more = reader->Next(&e);
+        needed = !more.ok() || !more.value() || e.timestamp_us >= now_us - age_us;
+      }
+    }
+    if (!needed) break;
+    keep_from = segs[i].base;
+    newer_bytes += segs[i].bytes;
+  }
+  return keep_from;
 }
 
 }  // namespace
@@ -487,16 +519,7 @@ void Server::MaybeCheckpoint() {
         // Retention (SPEC section 4): segments wholly before the checkpoint
         // and outside the retention window go. Unlimited by default.
         if (work->retention.bytes == 0 && work->retention.age_s == 0) return;
-        std::vector<wal::SegmentInfo> segs = work->log->Segments();
-        // Keep, newest first, segments until both the byte and the age
-        // window are covered.
-        uint64_t kept_bytes = 0;
-        wal::Position keep_from = segs.empty() ? wal::Position() : segs.back().base;
-        for (size_t i = segs.size(); i-- > 0;) {
-          kept_bytes += segs[i].bytes;
-          keep_from = segs[i].base;
-          if (work->retention.bytes != 0 && kept_bytes >= work->retention.bytes) break;
-        }
+        wal::Position keep_from = RetentionStart(work->log, work->retention);
         wal::Position limit(std::min(keep_from.value(), work->position + 1));
         Status s = work->log->DeleteBefore(limit, &work->deleted);
         if (!s.ok()) work->status = s;

@@ -451,6 +451,48 @@ TEST(ServerRestartTest, CheckpointsAlsoEveryNBytesOfLog) {
   EXPECT_NE(server.log().find("checkpoint written"), std::string::npos) << server.log();
 }
 
+// Segments wholly before the checkpoint and outside the retention window are
+// deleted; the projection still restarts exactly.
+TEST(ServerRestartTest, RetentionDeletesOldSegmentsBehindTheCheckpoint) {
+  for (const char* window : {"bytes: 8KiB", "age: 1s"}) {
+    ServerProcess server;
+    server.WriteFile("server.yaml", std::string("segment_bytes: 4KiB\ncheckpoint_entries: 30\n"
+                                                "retention:\n  ") +
+                                        window + "\n");
+    std::vector<std::string> flags = {"--config", server.dir() + "/server.yaml", "--fsync",
+                                      "never"};
+    ASSERT_GT(server.Start(flags), 0) << server.log();
+    std::string body(300, 'x');
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_EQ(
+          server.Call("PUT", kMsg + "/r" + std::to_string(i % 40),
+                      R"({"title":"n)" + std::to_string(i) + R"(","content":")" + body + "\"}")
+                  .status /
+              100,
+          2);
+      if (i == 49) std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    }
+    for (int i = 0; i < 200 && server.log().find("\"segments_deleted\":0") != std::string::npos &&
+                    server.log().rfind("checkpoint written") == std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    HttpResponse m = server.Call("GET", "/metrics");
+    std::smatch match;
+    ASSERT_TRUE(
+        std::regex_search(m.body, match, std::regex(R"(eventide_log_first_position (\d+))")))
+        << m.body;
+    EXPECT_GT(std::stoi(match[1]), 1) << window << ": old segments are gone\n" << server.log();
+    server.Kill9();
+    ASSERT_GT(server.Start(flags), 0) << server.log();
+    rapidjson::Document d = Json(server.Call("GET", kMsg + "?limit=100").body);
+    ASSERT_TRUE(d.IsArray());
+    EXPECT_EQ(d.Size(), 40u) << window;
+    EXPECT_EQ(Str(Json(server.Call("GET", kMsg + "/r19").body), "title"), "n99") << window;
+  }
+}
+
 TEST(ServerShutdownTest, SigtermFinishesInFlightWritesAndExitsZero) {
   ServerProcess server;
   ASSERT_GT(server.Start(), 0) << server.log();
