@@ -330,6 +330,21 @@ TEST(ServerTimeoutTest, SlowlorisGets408) {
   EXPECT_TRUE(idle.ClosedByPeer(std::chrono::seconds(5))) << "idle keep-alive closes";
 }
 
+TEST(ServerLimitTest, ConnectionsBeyondTheLimitGet503) {
+  ServerProcess server;
+  server.WriteFile("server.yaml", "limits:\n  max_connections: 2\n");
+  ASSERT_GT(server.Start({"--config", server.dir() + "/server.yaml"}), 0) << server.log();
+  Client a(server.port()), b(server.port());
+  ASSERT_EQ(a.Call("GET", "/healthz").status, 200);
+  ASSERT_EQ(b.Call("GET", "/healthz").status, 200);
+  Client c(server.port());
+  HttpResponse r = c.Read(std::chrono::seconds(5));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(ErrorCode(r), "too_many_connections");
+  EXPECT_TRUE(c.ClosedByPeer());
+  EXPECT_EQ(a.Call("GET", "/healthz").status, 200) << "the others are unaffected";
+}
+
 // ---- Restarts ----
 
 TEST(ServerRestartTest, EveryAcknowledgedWriteSurvivesKill9) {
