@@ -162,7 +162,7 @@ Status WriteCheckpoint(const std::string& dir, const Snapshot& snap, uint64_t* b
       buf.append(t.table);
       PutU32(&buf, static_cast<uint32_t>(r->id().size()));
       buf.append(r->id());
-      PutU64(&buf, r->position.value());
+      PutU64(&buf, r->position().value());
       PutU32(&buf, static_cast<uint32_t>(r->json().size()));
       buf.append(r->json());
     }

@@ -1,8 +1,10 @@
 #include "src/projection/projection.h"
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 namespace eventide::projection {
 
@@ -18,15 +20,25 @@ RecordPtr::~RecordPtr() {
 }
 
 RecordPtr Record::Make(wal::Position position, std::string_view id, std::string_view json) {
-  // data_ is the last member; sizeof(Record) covers its first byte.
-  void* mem = std::malloc(sizeof(Record) + id.size() + json.size());
+  static_assert(std::is_standard_layout_v<Record>, "offsetof(Record, data_) must be valid");
+  // The id's bytes appear in the record's JSON (as its key's value) unless
+  // they needed escaping; any occurrence of the same bytes will do.
+  size_t at = id.empty() ? 0 : json.find(id);
+  const bool inside = at != std::string_view::npos;
+  const size_t bytes = offsetof(Record, data_) + json.size() + (inside ? 0 : id.size());
+  void* mem = std::malloc(bytes);
   if (mem == nullptr) std::abort();  // out of memory: nothing sane to do
   Record* r = new (mem) Record();
-  r->position = position;
-  r->id_len_ = static_cast<uint32_t>(id.size());
+  r->position_ = position.value();
   r->json_len_ = static_cast<uint32_t>(json.size());
-  std::memcpy(r->data_, id.data(), id.size());
-  std::memcpy(r->data_ + id.size(), json.data(), json.size());
+  r->id_len_ = static_cast<uint32_t>(id.size());
+  std::memcpy(r->data_, json.data(), json.size());
+  if (inside) {
+    r->id_off_ = static_cast<uint32_t>(at);
+  } else {
+    r->id_off_ = static_cast<uint32_t>(json.size());
+    std::memcpy(r->data_ + json.size(), id.data(), id.size());
+  }
   return RecordPtr(r);
 }
 

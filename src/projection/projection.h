@@ -4,14 +4,15 @@
 //
 // Memory layout of one record (one allocation, shared by every holder):
 //
-//   +----------+----------+--------+----------+-----------+----------------+
-//   | refcount | position | id_len | json_len | id bytes  | json bytes     |
-//   | atomic32 | u64      | u32    | u32      | (id_len)  | (json_len)     |
-//   +----------+----------+--------+----------+-----------+----------------+
-//
-// and each table is a std::map from a string_view of the id bytes to the
-// record pointer: about 64 bytes of map node plus 24 bytes of header per
-// record beyond the raw id and JSON.
+//   +----------+----------+--------+--------+----------+----------------+-------+
+//   | refcount | json_len | id_off | id_len | position | json bytes     | [id]  |
+//   | atomic32 | u32      | u32    | u32    | u64      | (json_len)     |       |
+//   +----------+----------+--------+--------+----------+----------------+-------+
+//                                                        ^ id_off points here,
+// at the id's bytes inside the JSON (the record holds its own key), or past
+// the JSON at a copy when they do not appear there verbatim. Each table is a
+// std::map from a string_view of the id to the record: a 64-byte map node plus
+// a 24-byte header per record beyond the JSON.
 #ifndef EVENTIDE_SRC_PROJECTION_PROJECTION_H_
 #define EVENTIDE_SRC_PROJECTION_PROJECTION_H_
 
@@ -59,18 +60,21 @@ class RecordPtr {
 class Record {
  public:
   static RecordPtr Make(wal::Position position, std::string_view id, std::string_view json);
-  wal::Position position;  // the entry that last wrote it
-  std::string_view id() const { return {data_, id_len_}; }
+  // The entry that last wrote it.
+  wal::Position position() const { return wal::Position(position_); }
+  std::string_view id() const { return {data_ + id_off_, id_len_}; }
   // The compact JSON object as served to clients.
-  std::string_view json() const { return {data_ + id_len_, json_len_}; }
+  std::string_view json() const { return {data_, json_len_}; }
 
  private:
   friend class RecordPtr;
   Record() = default;
   mutable std::atomic<uint32_t> refs_{1};
-  uint32_t id_len_ = 0;
   uint32_t json_len_ = 0;
-  char data_[1];  // id then json (allocated to size)
+  uint32_t id_off_ = 0;
+  uint32_t id_len_ = 0;
+  uint64_t position_ = 0;
+  char data_[1];  // json, then the id if it is not inside the json
 };
 
 class Table {

@@ -250,7 +250,7 @@ void Service::GetOne(http::Session* s, uint64_t slot, const http::Request& req,
   http::ResponseHead head;
   head.headers.push_back({"content-type", "application/json"});
   AddCors(app, req, &head.headers);
-  std::string pos = std::to_string(r->position.value());
+  std::string pos = std::to_string(r->position().value());
   head.headers.push_back({"etag", "\"" + pos + "\""});
   head.headers.push_back({"event-position", pos});
   s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : r->json());

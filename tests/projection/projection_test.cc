@@ -47,7 +47,7 @@ TEST(ProjectionTest, CreateUpdateDeletePublish) {
   const Table* t = p.Find("app", "Message");
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->Get("a")->json(), R"({"id":"a","v":2})");
-  EXPECT_EQ(t->Get("a")->position, Position(2));
+  EXPECT_EQ(t->Get("a")->position(), Position(2));
   EXPECT_EQ(p.record_count(), 2u);
   EXPECT_EQ(p.applied(), Position(4));
   p.Apply(Position(5), Ev(event::Op::kDelete, "a", R"({"id":"a","v":2})"));
@@ -57,6 +57,20 @@ TEST(ProjectionTest, CreateUpdateDeletePublish) {
   EXPECT_EQ(p.record_count(), 1u);
   EXPECT_EQ(t->json_bytes(), std::string(R"({"id":"b"})").size());
   EXPECT_EQ(p.Find("app", "Other"), nullptr);
+}
+
+TEST(ProjectionTest, IdIsSharedWithTheJsonOrKeptBesideIt) {
+  RecordPtr in = Record::Make(Position(1), "abc", R"({"id":"abc","x":1})");
+  EXPECT_EQ(in->id(), "abc");
+  EXPECT_GE(in->id().data(), in->json().data());
+  EXPECT_LT(in->id().data(), in->json().data() + in->json().size()) << "points into the JSON";
+  // An id whose bytes are not in the JSON verbatim (escaped there) is copied.
+  RecordPtr out = Record::Make(Position(2), "a\"b", R"({"id":"a\"b"})");
+  EXPECT_EQ(out->id(), "a\"b");
+  EXPECT_EQ(out->json(), R"({"id":"a\"b"})");
+  RecordPtr empty = Record::Make(Position(3), "", "{}");
+  EXPECT_EQ(empty->id(), "");
+  EXPECT_EQ(empty->json(), "{}");
 }
 
 TEST(ProjectionTest, ListIsInIdOrderAfterAndLimit) {
@@ -139,7 +153,7 @@ class CheckpointTest : public ::testing::Test {
       for (size_t i = 0; i < ra.size(); ++i) {
         EXPECT_EQ(ra[i]->id(), rb[i]->id());
         EXPECT_EQ(ra[i]->json(), rb[i]->json());
-        EXPECT_EQ(ra[i]->position, rb[i]->position);
+        EXPECT_EQ(ra[i]->position(), rb[i]->position());
       }
     }
   }
