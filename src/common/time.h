@@ -3,6 +3,7 @@
 #ifndef EVENTIDE_SRC_COMMON_TIME_H_
 #define EVENTIDE_SRC_COMMON_TIME_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +15,8 @@ int64_t WallMillis();
 // Appends `ms` (since the epoch) as "YYYY-MM-DDTHH:MM:SS.mmmZ" to *out.
 void AppendIso8601Millis(int64_t ms, std::string* out);
 std::string Iso8601Millis(int64_t ms);
+// Writes the 24 characters (no NUL) to buf; returns 24.
+size_t FormatIso8601Millis(int64_t ms, char buf[32]);
 
 }  // namespace eventide
 

@@ -61,7 +61,7 @@ std::string_view StatusText(int status) {
 
 namespace {
 
-void AppendHead(const ResponseHead& head, std::string* out) {
+void AppendHead(const ResponseHead& head, std::string* out, bool close) {
   out->append("HTTP/1.1 ");
   char num[24];
   auto r = std::to_chars(num, num + sizeof(num), head.status);
@@ -75,13 +75,14 @@ void AppendHead(const ResponseHead& head, std::string* out) {
     out->append(h.value);
     out->append("\r\n");
   }
-  if (head.close) out->append("connection: close\r\n");
+  out->append(head.raw_headers);
+  if (head.close || close) out->append("connection: close\r\n");
 }
 
 }  // namespace
 
-void AppendResponse(const ResponseHead& head, std::string_view body, std::string* out) {
-  AppendHead(head, out);
+void AppendResponse(const ResponseHead& head, std::string_view body, std::string* out, bool close) {
+  AppendHead(head, out, close);
   out->append("content-length: ");
   char num[24];
   auto r = std::to_chars(num, num + sizeof(num), body.size());
@@ -91,7 +92,7 @@ void AppendResponse(const ResponseHead& head, std::string_view body, std::string
 }
 
 void AppendStreamHead(const ResponseHead& head, std::string* out) {
-  AppendHead(head, out);
+  AppendHead(head, out, false);
   out->append("\r\n");
 }
 

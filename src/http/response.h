@@ -16,11 +16,16 @@ std::string_view StatusText(int status);
 struct ResponseHead {
   int status = 200;
   std::vector<Header> headers;  // names as they should appear
-  bool close = false;           // adds "Connection: close"
+  // Header lines already rendered ("name: value\r\n" each), appended after
+  // `headers`: the write path renders its headers once, into one string.
+  std::string_view raw_headers;
+  bool close = false;  // adds "Connection: close"
 };
 
-// Appends status line, headers, Content-Length and body to *out.
-void AppendResponse(const ResponseHead& head, std::string_view body, std::string* out);
+// Appends status line, headers, Content-Length and body to *out. `close`
+// adds "Connection: close" as head.close does.
+void AppendResponse(const ResponseHead& head, std::string_view body, std::string* out,
+                    bool close = false);
 // Appends only the head of a streaming response (no Content-Length; SSE).
 void AppendStreamHead(const ResponseHead& head, std::string* out);
 

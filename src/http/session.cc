@@ -89,16 +89,26 @@ void Session::Respond(uint64_t slot, const ResponseHead& head, std::string_view 
   if (closed_) return;
   Slot* s = FindSlot(slot);
   if (s == nullptr || s->done) return;
-  s->done = true;
-  if (head.close) s->close_after = true;
-  if (s->close_after && !head.close) {
-    ResponseHead h = head;
-    h.close = true;
-    AppendResponse(h, body, &s->bytes);
-  } else {
-    AppendResponse(head, body, &s->bytes);
+  const bool close = s->close_after || head.close;
+  if (s == &slots_.front()) {
+    // The common case: the oldest request is answered; it goes out now,
+    // serialized into a reused buffer, and any answers held behind it follow.
+    scratch_.clear();
+    AppendResponse(head, body, &scratch_, close);
+    transport_->Send(scratch_);
+    slots_.pop_front();
+    if (close) {
+      closed_ = true;
+      slots_.clear();
+      transport_->Close();
+      return;
+    }
+    FlushInOrder();
+    return;
   }
-  FlushInOrder();
+  s->done = true;
+  s->close_after = close;
+  AppendResponse(head, body, &s->bytes, close);
 }
 
 void Session::RespondError(uint64_t slot, int status, std::string_view code,

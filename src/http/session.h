@@ -99,6 +99,7 @@ class Session {
   SessionOptions options_;
   RequestParser parser_;
   std::vector<Request> parsed_;
+  std::string scratch_;     // the response being sent, reused
   std::deque<Slot> slots_;  // unanswered and answered-but-held, in request order
   uint64_t next_slot_ = 1;
   bool closed_ = false;         // no more requests are read or answered

@@ -398,17 +398,14 @@ void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const c
     if (!exists) existing.clear();
   }
   // Server-set timestamps.
-  std::string now = Iso8601Millis(now_ms);
+  char now[32];
+  const auto now_len = static_cast<rapidjson::SizeType>(FormatIso8601Millis(now_ms, now));
   bool created = m == "POST" || existing.empty();
   if (table.FindField("__createdAt__") != nullptr && created) {
-    SetMember(out, "__createdAt__",
-              rapidjson::Value(now.c_str(), static_cast<rapidjson::SizeType>(now.size()),
-                               out->GetAllocator()));
+    SetMember(out, "__createdAt__", rapidjson::Value(now, now_len, out->GetAllocator()));
   }
   if (table.FindField("__updatedAt__") != nullptr) {
-    SetMember(out, "__updatedAt__",
-              rapidjson::Value(now.c_str(), static_cast<rapidjson::SizeType>(now.size()),
-                               out->GetAllocator()));
+    SetMember(out, "__updatedAt__", rapidjson::Value(now, now_len, out->GetAllocator()));
   }
   const bool replace_or_merge = m != "POST" && !created;
   Append(s, slot, app, req, table,
@@ -447,15 +444,20 @@ void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
   w.session = s->id();
   w.slot = slot;
   w.status = status;
-  w.headers.push_back({"content-type", "application/json"});
-  AddCors(app, req, &w.headers);
-  std::string pos = std::to_string(p.value().value());
-  w.headers.push_back({"event-position", pos});
-  w.headers.push_back({"etag", "\"" + pos + "\""});
-  w.headers.push_back({"event-durability", durability_});
+  // The answer's headers, rendered once into one string.
+  std::string& h = w.raw_headers;
+  const std::string pos = std::to_string(p.value().value());
+  h.reserve(160 + (status == 201 ? app.app_id.size() + table.export_name.size() + id.size() : 0));
+  h.append("content-type: application/json\r\nevent-position: ").append(pos);
+  h.append("\r\netag: \"").append(pos).append("\"\r\nevent-durability: ").append(durability_);
+  h.append("\r\n");
   if (status == 201) {
-    w.headers.push_back({"location", "/" + app.app_id + "/" + table.export_name + "/" + id});
+    h.append("location: /").append(app.app_id).append("/").append(table.export_name);
+    h.append("/").append(id).append("\r\n");
   }
+  std::vector<http::Header> cors;
+  AddCors(app, req, &cors);
+  for (const http::Header& c : cors) h.append(c.name).append(": ").append(c.value).append("\r\n");
   w.accepted_us = NowMicros();
   Overlay& o = overlay_[w.key];
   o.position = w.position;
@@ -479,7 +481,7 @@ void Service::OnDurable(wal::Position durable, const Status& status) {
     if (http::Session* s = sessions_(w.session)) {
       http::ResponseHead head;
       head.status = w.status;
-      head.headers = std::move(w.headers);
+      head.raw_headers = w.raw_headers;
       s->Respond(w.slot, head, w.body);
     }
     pending_.pop_front();

@@ -94,8 +94,8 @@ class Service {
     uint64_t session = 0;
     uint64_t slot = 0;
     int status = 200;
-    std::string body;  // the response body
-    std::vector<http::Header> headers;
+    std::string body;         // the response body
+    std::string raw_headers;  // the response's header lines, rendered once
     int64_t accepted_us = 0;
   };
 
