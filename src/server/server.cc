@@ -479,7 +479,7 @@ void Server::OnDurableAsync() {
 }
 
 void Server::MaybeCheckpoint() {
-  if (checkpoint_running_ || !rest_->failure().ok()) return;
+  if (checkpoint_running_ || handles_closed_ || !rest_->failure().ok()) return;
   const uint64_t applied = projection_->applied().value();
   const uint64_t log_bytes = log_->Stats().bytes_written;
   if (applied - checkpoint_position_ < options_.checkpoint_entries &&
@@ -540,6 +540,7 @@ void Server::MaybeCheckpoint() {
           LogLine(LogLevel::kError, "checkpoint failed", {{"error", work->status.ToString()}});
         }
         delete work;
+        self->MaybeFinishShutdown();
       });
 }
 
@@ -565,20 +566,26 @@ void Server::BeginShutdown(const char* why) {
 
 void Server::MaybeFinishShutdown() {
   if (!shutting_down_ || handles_closed_) return;
-  // In-flight writes complete (and are answered) before connections close.
-  if (rest_->pending_writes() > 0) return;
+  // In-flight writes complete (and are answered) before connections close;
+  // a checkpoint on the pool reads the log, which closes last.
+  if (rest_->pending_writes() > 0 || checkpoint_running_) return;
   if (!sessions_.empty()) {
     listener_->CloseAll();
     return;  // each connection's OnClose calls back here
   }
   handles_closed_ = true;
   listener_->CloseHandles();
-  uv_close(reinterpret_cast<uv_handle_t*>(&durable_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_check_), nullptr);
-  LogLine(LogLevel::kInfo, "stopped", {{"head", log_->durable_head().value()}});
+  // Close the log before the async handle its writer pokes: after a grace
+  // timeout, entries may still be queued, and their listener call must not
+  // find the handle closed. This waits for the writer (the loop is done).
+  log_->Wake();
+  log_.reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&durable_async_), nullptr);
+  LogLine(LogLevel::kInfo, "stopped", {{"head", projection_->applied().value()}});
 }
 
 }  // namespace eventide::server
