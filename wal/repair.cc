@@ -57,8 +57,8 @@ Status TruncateAfter(const std::string& dir, Position last, RepairReport* report
     SegmentReader::Outcome o = reader.Next(&e);
     if (o == SegmentReader::Outcome::kEnd) {
       return Status::InvalidArgument("the log ends at position " +
-                                     reader.next_position().Prev().ToString() +
-                                     ", before " + last.ToString() + ": nothing to keep there");
+                                     reader.next_position().Prev().ToString() + ", before " +
+                                     last.ToString() + ": nothing to keep there");
     }
     if (o != SegmentReader::Outcome::kEntry) {
       return Status::Corruption("cannot keep position " + last.ToString() + ": " + path +

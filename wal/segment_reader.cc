@@ -32,8 +32,7 @@ SegmentReader::~SegmentReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path,
-                                                           Position base) {
+Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path, Position base) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -47,8 +46,7 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& pa
   r->offset_ = 0;
   size_t got = r->Fill(kSegmentHeaderBytes);
   if (r->io_error_) return Status::IOError("read " + path + " failed");
-  std::string reason =
-      CheckSegmentHeader(std::string_view(r->buffer_.data(), got), base);
+  std::string reason = CheckSegmentHeader(std::string_view(r->buffer_.data(), got), base);
   if (!reason.empty()) return Status::Corruption(path + " offset 0: " + reason);
   r->offset_ = kSegmentHeaderBytes;
   return r;
@@ -179,8 +177,8 @@ SegmentReader::Outcome SegmentReader::ReadNext(Entry* entry) {
   std::string_view payload(p + kEntryHeaderBytes, h.length);
   if (Checksum(std::string_view(p, 24), payload) != h.checksum) {
     return Fail(Outcome::kCorrupt, "checksum mismatch (entry claims position " +
-                                       h.position.ToString() + ", " +
-                                       std::to_string(h.length) + " payload bytes)");
+                                       h.position.ToString() + ", " + std::to_string(h.length) +
+                                       " payload bytes)");
   }
   if (h.position != next_) {
     return Fail(Outcome::kCorrupt, "position " + h.position.ToString() + " where " +

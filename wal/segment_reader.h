@@ -50,8 +50,7 @@ class SegmentReader {
 
   // Reads segment bytes from memory instead of a file (the fuzzer; tests).
   // `bytes` must outlive the reader.
-  static Result<std::unique_ptr<SegmentReader>> OpenBuffer(std::string_view bytes,
-                                                           Position base);
+  static Result<std::unique_ptr<SegmentReader>> OpenBuffer(std::string_view bytes, Position base);
 
   ~SegmentReader();
   SegmentReader(const SegmentReader&) = delete;
@@ -88,7 +87,7 @@ class SegmentReader {
   // Next, from whatever the buffer holds.
   Outcome ReadNext(Entry* entry);
 
-  int fd_;                  // -1 when reading from memory
+  int fd_;  // -1 when reading from memory
   std::string path_;
   Position base_;
   std::string_view memory_;  // the segment when reading from memory

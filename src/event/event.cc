@@ -5,8 +5,7 @@
 namespace eventide::event {
 namespace {
 
-constexpr std::array<std::string_view, 5> kOpNames = {"", "create", "update", "delete",
-                                                      "publish"};
+constexpr std::array<std::string_view, 5> kOpNames = {"", "create", "update", "delete", "publish"};
 
 size_t VarintSize(uint64_t v) {
   size_t n = 1;

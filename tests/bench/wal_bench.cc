@@ -520,7 +520,8 @@ void BM_AppendStream(benchmark::State& state) {
     LogOptions options;
     options.dir = dir.path() + "/log";
     options.sync.mode = SyncPolicy::Mode::kNever;
-    if (const char* sb = ::getenv("EVENTIDE_BENCH_SEGMENT_BYTES")) options.segment_bytes = std::strtoull(sb, nullptr, 10);
+    if (const char* sb = ::getenv("EVENTIDE_BENCH_SEGMENT_BYTES"))
+      options.segment_bytes = std::strtoull(sb, nullptr, 10);
     auto opened = Log::Open(options);
     if (!opened.ok()) {
       state.SkipWithError(("open: " + opened.status().ToString()).c_str());

@@ -279,7 +279,6 @@ TEST(SyncPolicyTest, RejectsBadInput) {
   }
 }
 
-
 // ---- Status ----
 
 TEST(StatusTest, OkIsOk) {
