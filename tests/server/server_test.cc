@@ -598,6 +598,21 @@ TEST(ServerTlsTest, AutoCertificateWorksWithCurl) {
   EXPECT_NE(out.find(" 201"), std::string::npos) << out;
   out = RunCommand("curl -sk " + url + "/tls-1 2>&1", &code);
   EXPECT_NE(out.find("\"title\":\"Hello\""), std::string::npos) << out;
+  // A large record both ways (many TLS records each way) and keep-alive over
+  // TLS: curl reuses one connection for the three URLs.
+  std::string big(600000, 'b');
+  server.WriteFile("big.json", R"({"id":"tls-big","title":"t","content":")" + big + "\"}");
+  out = RunCommand("curl -sS --cacert " + cert + " -X POST " + url +
+                       " -H 'Content-Type: application/json' --data-binary @" + server.dir() +
+                       "/big.json -o /dev/null -w '%{http_code}' 2>&1",
+                   &code);
+  EXPECT_EQ(out, "201");
+  out = RunCommand("curl -sS --cacert " + cert + " " + url +
+                   "/tls-big -o /dev/null -w '%{size_download}' 2>&1");
+  EXPECT_GT(std::stoul(out.empty() ? "0" : out), 600000u) << out;
+  out = RunCommand("curl -sSv --cacert " + cert + " " + url + "/tls-1 " + url + "/tls-big " + url +
+                   "/tls-1 -o /dev/null -o /dev/null -o /dev/null 2>&1");
+  EXPECT_NE(out.find("Re-using existing connection"), std::string::npos) << out.substr(0, 2000);
   // Plain HTTP to the TLS port fails cleanly and the server stays up.
   Client plain(server.port());
   plain.SendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
