@@ -78,12 +78,29 @@ void Connection::Send(std::string_view bytes) {
 void Connection::Flush() {
   flush_scheduled_ = false;
   if (out_.empty() || handles_closing_) return;
+  // Most flushes fit in the socket buffer: write them now, with no request
+  // to allocate and no poll-set change (uv_write would arm and disarm
+  // POLLOUT: an epoll_ctl per response). uv_try_write refuses (EAGAIN) while
+  // earlier uv_writes are queued, so order is kept.
+  uv_buf_t all = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &all, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    Abort();
+    return;
+  }
+  const size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  if (done == out_.size()) {
+    out_.clear();  // keeps its capacity for the next turn
+    if (!closing_ && handler_) handler_->OnWritten();
+    return;
+  }
+  // The rest waits for the socket: it goes to libuv's queue and lives in the
+  // request until its callback.
   auto* w = new WriteReq;
   w->req.data = w;
   w->conn = this;
-  w->data.swap(out_);
-  // The next sends reuse a buffer of similar size instead of growing again.
-  out_.reserve(std::min<size_t>(w->data.capacity(), 256 << 10));
+  w->data.assign(out_, done, std::string::npos);
+  out_.clear();
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWriteDone);
   if (rc != 0) {
