@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <type_traits>
 
@@ -60,14 +61,21 @@ void Table::List(std::string_view after, size_t limit,
 
 void Table::Put(RecordPtr r) {
   json_bytes_ += r->json().size();
-  auto it = records_.find(r->id());
-  if (it != records_.end()) {
+  // One descent: the node that holds the id, or where it goes.
+  auto it = records_.lower_bound(r->id());
+  if (it != records_.end() && it->first == r->id()) {
     json_bytes_ -= it->second->json().size();
-    // The node's key views the old record's id: re-key it to the new one.
-    records_.erase(it);
+    // The node's key views the old record's id: re-key the node to the new
+    // record (same bytes, same place) and put it back at the same spot.
+    auto next = std::next(it);
+    auto node = records_.extract(it);
+    node.key() = r->id();
+    node.mapped() = std::move(r);
+    records_.insert(next, std::move(node));
+    return;
   }
   std::string_view key = r->id();
-  records_.emplace(key, std::move(r));
+  records_.emplace_hint(it, key, std::move(r));
 }
 
 void Table::Erase(std::string_view id) {

@@ -73,6 +73,33 @@ TEST(ProjectionTest, IdIsSharedWithTheJsonOrKeptBesideIt) {
   EXPECT_EQ(empty->json(), "{}");
 }
 
+TEST(ProjectionTest, IdOrderIsByteWise) {
+  IdLess less;
+  const char* ids[] = {
+      "",         "a",        "ab",           "abcdefgh",   "abcdefgi", "abcdefgh0",
+      "b",        "\xff",     "\x01zzzzzzzz", "ABCDEFGHIJ", "abcdefg",  "abcdefgh\xff",
+      "zzzzzzzz", "zzzzzzzzz"};
+  for (std::string_view a : ids) {
+    for (std::string_view b : ids) {
+      EXPECT_EQ(less(a, b), a < b) << "'" << a << "' < '" << b << "'";
+    }
+  }
+}
+
+TEST(ProjectionTest, ReplacingARecordKeepsOrderAndCount) {
+  Projection p;
+  uint64_t pos = 0;
+  for (std::string id : {"m", "c", "x", "a"}) {
+    p.Apply(Position(++pos), Ev(event::Op::kCreate, id, "{\"id\":\"" + id + "\"}"));
+  }
+  p.Apply(Position(++pos), Ev(event::Op::kUpdate, "c", R"({"id":"c","v":2})"));
+  const Table& t = *p.Find("app", "Message");
+  EXPECT_EQ(Ids(t), (std::vector<std::string>{"a", "c", "m", "x"}));
+  EXPECT_EQ(t.Get("c")->json(), R"({"id":"c","v":2})");
+  EXPECT_EQ(t.Get("c")->id(), "c");
+  EXPECT_EQ(p.record_count(), 4u);
+}
+
 TEST(ProjectionTest, ListIsInIdOrderAfterAndLimit) {
   Projection p;
   uint64_t pos = 0;
