@@ -312,7 +312,15 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
     return RespondError(s, slot, 400, "bad_path", "the request path is not a valid URL path");
   }
   if (req.upgrade) {
-    return RespondError(s, slot, 501, "not_implemented", "WebSocket upgrades are not served yet");
+    // The parser stops at an upgrade (the rest of the bytes would be another
+    // protocol), so the connection cannot go on as HTTP: answer and close.
+    ++metrics_.rejected_by_code["not_implemented"];
+    http::ResponseHead head;
+    head.status = 501;
+    head.close = true;
+    head.headers.push_back({"content-type", "application/json"});
+    return s->Respond(slot, head,
+                      http::ErrorBody("not_implemented", "WebSocket upgrades are not served yet"));
   }
   if (seg.size() == 1 && seg[0] == "healthz") return Healthz(s, slot, req);
   if (seg.size() == 1 && seg[0] == "metrics") return MetricsPage(s, slot, req);
