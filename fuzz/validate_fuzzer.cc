@@ -52,7 +52,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto v = eventide::schema::Validate(table, d, mode);
   if (v) {
     if (!v->field.empty()) {
-      bool in_body = d.IsObject() && d.HasMember(v->field.c_str());
+      // By length, not c_str(): a member name may hold a NUL.
+      bool in_body = d.IsObject() && d.FindMember(rapidjson::Value(rapidjson::StringRef(
+                                         v->field.data(), v->field.size()))) != d.MemberEnd();
       Check(in_body || table.FindField(v->field) != nullptr, "violation names an unknown field");
     }
     Check(!v->message.empty(), "violation without a message");
