@@ -122,19 +122,19 @@ Status ForEachKey(const std::string& file, const YAML::Node& map, const std::str
   return Status::OK();
 }
 
+// `line`: where app_id was set (1 when it defaults to the folder name).
 Status ValidateAppId(const std::string& file, int line, const std::string& id) {
-  auto Bad = [&](const std::string&, int, const std::string& reason) {
+  auto bad = [&](const std::string& reason) {
     return Status::InvalidArgument(file + ":" + std::to_string(line) + ": " + reason);
   };
-  const int n = line;
-  if (id.empty() || id.size() > 64) return Bad(file, n, "app_id must be 1 to 64 characters");
+  if (id.empty() || id.size() > 64) return bad("app_id must be 1 to 64 characters");
   for (char c : id) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
-      return Bad(file, n, "app_id '" + id + "' may only hold letters, digits, '-', '_' and '.'");
+      return bad("app_id '" + id + "' may only hold letters, digits, '-', '_' and '.'");
     }
   }
   if (id == "api" || id == "healthz" || id == "metrics") {
-    return Bad(file, n, "app_id '" + id + "' is reserved for the server's own endpoints");
+    return bad("app_id '" + id + "' is reserved for the server's own endpoints");
   }
   return Status::OK();
 }
