@@ -1,0 +1,129 @@
+#include "src/stream/hub.h"
+
+#include <utility>
+
+namespace eventide::stream {
+
+bool Topic::Matches(const event::Event& e) const {
+  if (e.app != app || e.table != table) return false;
+  // A table-level publish (empty id) reaches the table topic only.
+  return id.empty() || e.id == id;
+}
+
+Hub::Hub(LogSource* source, wal::Position head, size_t max_output_bytes,
+         std::vector<Encoder> formats)
+    : source_(source),
+      head_(head),
+      max_output_bytes_(max_output_bytes),
+      formats_(std::move(formats)),
+      frames_(formats_.size()) {}
+
+uint64_t Hub::Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after) {
+  uint64_t id = next_id_++;
+  Sub& s = subs_[id];
+  s.topic = std::move(topic);
+  s.format = format;
+  s.sink = sink;
+  s.cursor = after.value() > head_.value() ? head_ : after;
+  if (s.cursor == head_) {
+    s.live = true;
+  } else {
+    StartCatchUp(id);
+  }
+  return id;
+}
+
+void Hub::Unsubscribe(uint64_t id) { subs_.erase(id); }
+
+wal::Position Hub::cursor(uint64_t id) const {
+  auto it = subs_.find(id);
+  return it == subs_.end() ? wal::Position() : it->second.cursor;
+}
+
+bool Hub::live(uint64_t id) const {
+  auto it = subs_.find(id);
+  return it != subs_.end() && it->second.live;
+}
+
+void Hub::Publish(wal::Position p, const event::Event& e) {
+  head_ = p;
+  // One encoding per wire format, made on first need and shared by every
+  // live subscriber of that format.
+  for (Frame& f : frames_) f.reset();
+  for (auto& [id, s] : subs_) {
+    if (!s.live) continue;
+    if (!s.topic.Matches(e)) {
+      s.cursor = p;
+      continue;
+    }
+    if (s.sink->pending_output_bytes() > max_output_bytes_) {
+      // Over its output limit: it stops taking live frames and will read this
+      // entry (and what follows) from the log once its connection drains.
+      s.live = false;
+      continue;
+    }
+    Frame& frame = frames_[s.format];
+    if (!frame) frame = std::make_shared<const std::string>(formats_[s.format](p, e));
+    s.sink->Send(frame);
+    s.cursor = p;
+  }
+  for (Frame& f : frames_) f.reset();
+}
+
+void Hub::OnDrained(uint64_t id) {
+  auto it = subs_.find(id);
+  if (it == subs_.end() || it->second.live || it->second.reading) return;
+  if (it->second.cursor == head_) {
+    it->second.live = true;
+    return;
+  }
+  StartCatchUp(id);
+}
+
+void Hub::StartCatchUp(uint64_t id) {
+  Sub& s = subs_[id];
+  s.reading = true;
+  ++catch_ups_;
+  const wal::Position to = head_;
+  source_->Read(s.cursor, to, [this, id, to](Status status, std::vector<LoggedEntry> entries) {
+    auto it = subs_.find(id);
+    if (it == subs_.end()) return;  // unsubscribed meanwhile
+    Sub& sub = it->second;
+    sub.reading = false;
+    if (!status.ok()) {
+      if (on_catch_up_failed) on_catch_up_failed(id, status);
+      return;
+    }
+    for (const LoggedEntry& le : entries) {
+      if (le.position <= sub.cursor) continue;
+      event::Event e;
+      if (!event::Decode(le.payload, &e).ok()) {
+        if (on_catch_up_failed) {
+          on_catch_up_failed(id,
+                             Status::Corruption("log entry " + std::to_string(le.position.value()) +
+                                                " is not an event"));
+        }
+        return;
+      }
+      if (sub.topic.Matches(e)) {
+        sub.sink->Send(std::make_shared<const std::string>(formats_[sub.format](le.position, e)));
+      }
+      sub.cursor = le.position;
+      if (sub.sink->pending_output_bytes() > max_output_bytes_) return;  // OnDrained resumes
+    }
+    if (sub.cursor.value() < to.value() && entries.empty()) {
+      // The source returned nothing although entries up to `to` are durable.
+      if (on_catch_up_failed) {
+        on_catch_up_failed(id, Status::Unavailable("the log returned no entries to catch up"));
+      }
+      return;
+    }
+    if (sub.cursor == head_) {
+      sub.live = true;  // nothing was published since the read began
+    } else {
+      StartCatchUp(id);  // the head moved on while reading: read the rest
+    }
+  });
+}
+
+}  // namespace eventide::stream

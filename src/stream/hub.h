@@ -1,0 +1,130 @@
+// The hub: every subscriber is a cursor over the log (SPEC section 6).
+//
+//   durable entry N ──Publish(N)──▶ live subscribers whose cursor is N-1:
+//                                   one encoding shared by all that match
+//   subscriber behind the head ──▶ CatchUp reads the log after its cursor
+//                                   (off the loop), frames are sent, and when
+//                                   the cursor reaches the head it turns live
+//
+// The hand-over is exact because everything that moves a cursor runs on the
+// loop thread: Publish(N) only touches subscribers that are live, whose cursor
+// is N-1 by construction; a catch-up batch ends at the head it was asked for,
+// and the subscriber turns live only if no Publish happened since (its cursor
+// equals the current head); otherwise it reads again. No gap, no duplicate.
+//
+// A live subscriber whose connection holds more than max_output_bytes stops
+// taking live frames (its cursor stays put) and catches up from the log once
+// its connection drains (OnDrained).
+//
+// Loop thread only.
+#ifndef EVENTIDE_SRC_STREAM_HUB_H_
+#define EVENTIDE_SRC_STREAM_HUB_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "src/event/event.h"
+#include "wal/position.h"
+#include "wal/status.h"
+
+namespace eventide::stream {
+
+// One serialized frame, shared by every subscriber that receives it.
+using Frame = std::shared_ptr<const std::string>;
+
+// Which entries a subscription follows: a table topic (id empty) or a record
+// topic.
+struct Topic {
+  std::string app, table;  // table as the schema names it
+  std::string id;          // "" = the whole table
+  bool Matches(const event::Event& e) const;
+};
+
+// Where a subscriber's frames go (its connection).
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void Send(const Frame& frame) = 0;
+  virtual size_t pending_output_bytes() const = 0;
+};
+
+// Encodes one event for a wire format (SSE now; WS later). The hub is given
+// one encoder per format and encodes each published entry at most once per
+// format, whatever the number of subscribers.
+using Encoder = std::function<std::string(wal::Position, const event::Event&)>;
+
+// An entry read back from the log for a catch-up.
+struct LoggedEntry {
+  wal::Position position;
+  std::string payload;  // the encoded event
+};
+
+// Reads the log for subscribers behind the head. The server runs it on the
+// libuv pool; tests may run it at once. `done` runs on the loop thread.
+class LogSource {
+ public:
+  virtual ~LogSource() = default;
+  // Entries after `after`, up to and including `to`, in order. NotFound when
+  // `after` + 1 is no longer retained.
+  virtual void Read(wal::Position after, wal::Position to,
+                    std::function<void(Status, std::vector<LoggedEntry>)> done) = 0;
+};
+
+class Hub {
+ public:
+  // REQUIRES: source outlives the hub. `head` is the last entry already
+  // durable and applied when the hub starts. `formats`: one encoder per wire
+  // format; a subscriber names its format by index.
+  Hub(LogSource* source, wal::Position head, size_t max_output_bytes, std::vector<Encoder> formats);
+
+  // A subscriber that has seen everything up to `after` (a position past the
+  // head counts as the head). REQUIRES: format < formats.size(); sink
+  // outlives the subscription (Unsubscribe before it goes).
+  uint64_t Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after);
+  void Unsubscribe(uint64_t id);
+
+  // The durable entry at `p`, in position order, after the projection
+  // applied it. REQUIRES: p == head() + 1.
+  void Publish(wal::Position p, const event::Event& e);
+
+  // The subscriber's connection drained: if it fell behind, it catches up.
+  void OnDrained(uint64_t id);
+
+  wal::Position head() const { return head_; }
+  wal::Position cursor(uint64_t id) const;
+  bool live(uint64_t id) const;
+  size_t subscribers() const { return subs_.size(); }
+  uint64_t catch_ups() const { return catch_ups_; }
+
+  // Called with a subscriber whose catch-up failed (its position is no
+  // longer retained, or the log could not be read): the caller resets it.
+  std::function<void(uint64_t id, const Status&)> on_catch_up_failed;
+
+ private:
+  struct Sub {
+    Topic topic;
+    size_t format = 0;
+    Sink* sink;
+    wal::Position cursor;  // everything up to here was sent or did not match
+    bool live = false;
+    bool reading = false;  // a catch-up read is in flight
+  };
+  void StartCatchUp(uint64_t id);
+
+  LogSource* source_;
+  wal::Position head_;
+  size_t max_output_bytes_;
+  std::vector<Encoder> formats_;
+  std::vector<Frame> frames_;  // this Publish's frame per format (reused)
+  uint64_t next_id_ = 1;
+  uint64_t catch_ups_ = 0;
+  std::unordered_map<uint64_t, Sub> subs_;
+};
+
+}  // namespace eventide::stream
+
+#endif  // EVENTIDE_SRC_STREAM_HUB_H_
