@@ -56,15 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(got.size() == 1, "not exactly one event");
   Check(got[0].type == "update", "event type changed");
   Check(got[0].last_event_id == "12345", "id changed");
-  std::string want;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\r') {
-      want.push_back('\n');
-      if (i + 1 < in.size() && in[i + 1] == '\n') ++i;
-    } else {
-      want.push_back(in[i]);
-    }
-  }
+  std::string want = eventide::stream::NormalizeLineEndings(in);
   Check(got[0].data == want, "data changed");
   return 0;
 }

@@ -11,6 +11,21 @@
 
 namespace eventide::stream {
 
+// What a client makes of `data` after framing: every line ending (CRLF, CR or
+// LF) becomes LF.
+inline std::string NormalizeLineEndings(std::string_view data) {
+  std::string out;
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (data[i] == '\r') {
+      out.push_back('\n');
+      if (i + 1 < data.size() && data[i + 1] == '\n') ++i;
+    } else {
+      out.push_back(data[i]);
+    }
+  }
+  return out;
+}
+
 struct ClientEvent {
   std::string type;  // "message" when no event: field
   std::string data;

@@ -53,15 +53,7 @@ TEST(SseTest, LineBreaksInsideDataBecomeDataLines) {
     std::vector<ClientEvent> got;
     client.Feed(out, &got);
     ASSERT_EQ(got.size(), 1u) << "one event, whatever the data holds";
-    std::string want;  // every line ending becomes LF for the client
-    for (size_t i = 0; i < data.size(); ++i) {
-      if (data[i] == '\r') {
-        want.push_back('\n');
-        if (i + 1 < data.size() && data[i + 1] == '\n') ++i;
-      } else {
-        want.push_back(data[i]);
-      }
-    }
+    std::string want = NormalizeLineEndings(data);
     EXPECT_EQ(got[0].data, want);
   }
 }
