@@ -281,6 +281,8 @@ void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const c
   const schema::Field& pk = table.fields[table.primary_key];
   const int64_t now_ms = WallMillis();
   std::string existing;
+  bool exists = false;     // PUT/PATCH: the record is there (durable or accepted)
+  std::string created_at;  // its stored __createdAt__
 
   if (m == "DELETE") {
     const std::string& id = segments[2];
@@ -366,17 +368,25 @@ void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const c
                      pk.name);
       }
     }
-    bool exists = Current(app, table, id, &existing);
-    if (m == "PATCH") {
-      if (!exists) {
-        return Error(s, slot, app, req, 404, "not_found",
-                     "no record '" + id + "' in table " + table.export_name);
-      }
+    exists = Current(app, table, id, &existing);
+    if (!exists && m == "PATCH") {
+      return Error(s, slot, app, req, 404, "not_found",
+                   "no record '" + id + "' in table " + table.export_name);
+    }
+    if (exists) {
+      // The stored record, parsed once: PATCH merges into it, and a replace
+      // or merge keeps its creation time.
       merged.Parse(existing.data(), existing.size());
       if (merged.HasParseError() || !merged.IsObject()) {
         return Error(s, slot, app, req, 500, "internal",
                      "the stored record could not be read back");
       }
+      auto c = merged.FindMember("__createdAt__");
+      if (c != merged.MemberEnd() && c->value.IsString()) {
+        created_at.assign(c->value.GetString(), c->value.GetStringLength());
+      }
+    }
+    if (m == "PATCH") {
       for (auto& member : body.GetObject()) {
         SetMember(&merged, std::string(member.name.GetString(), member.name.GetStringLength()),
                   rapidjson::Value(member.value, merged.GetAllocator()));
@@ -384,30 +394,25 @@ void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const c
       out = &merged;
     }
     SetMember(out, pk.name, IdValue(pk, id, out->GetAllocator()));
-    // Keep the creation time of a record that is replaced or merged.
-    if (exists && table.FindField("__createdAt__") != nullptr) {
-      rapidjson::Document old;
-      old.Parse(existing.data(), existing.size());
-      auto c = old.IsObject() ? old.FindMember("__createdAt__") : old.MemberEnd();
-      if (c != old.MemberEnd() && c->value.IsString()) {
-        SetMember(out, "__createdAt__", rapidjson::Value(c->value, out->GetAllocator()));
-      } else {
-        existing.clear();  // fall through to "now"
-      }
-    }
-    if (!exists) existing.clear();
   }
-  // Server-set timestamps.
+  // Server-set timestamps: a new record gets now for both; a replaced or
+  // merged one keeps its stored creation time (now if it had none).
   char now[32];
   const auto now_len = static_cast<rapidjson::SizeType>(FormatIso8601Millis(now_ms, now));
-  bool created = m == "POST" || existing.empty();
-  if (table.FindField("__createdAt__") != nullptr && created) {
-    SetMember(out, "__createdAt__", rapidjson::Value(now, now_len, out->GetAllocator()));
+  if (table.FindField("__createdAt__") != nullptr) {
+    if (created_at.empty()) {
+      SetMember(out, "__createdAt__", rapidjson::Value(now, now_len, out->GetAllocator()));
+    } else {
+      SetMember(
+          out, "__createdAt__",
+          rapidjson::Value(created_at.data(), static_cast<rapidjson::SizeType>(created_at.size()),
+                           out->GetAllocator()));
+    }
   }
   if (table.FindField("__updatedAt__") != nullptr) {
     SetMember(out, "__updatedAt__", rapidjson::Value(now, now_len, out->GetAllocator()));
   }
-  const bool replace_or_merge = m != "POST" && !created;
+  const bool replace_or_merge = m != "POST" && exists;
   Append(s, slot, app, req, table,
          static_cast<int>(replace_or_merge ? event::Op::kUpdate : event::Op::kCreate), id,
          Serialize(*out), replace_or_merge ? 200 : 201);

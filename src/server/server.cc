@@ -475,13 +475,11 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
 }
 
 void Server::OnDurableAsync() {
-  wal::Position before = projection_->applied();
   rest_->OnDurable(log_->durable_head(), log_->Health());
   if (!rest_->failure().ok() && !shutting_down_) {
     LogLine(LogLevel::kError, "log failed; writes are refused until restart",
             {{"error", rest_->failure().ToString()}});
   }
-  (void)before;
   MaybeCheckpoint();
   MaybeFinishShutdown();
 }

@@ -50,7 +50,6 @@ class Server final : public http::RequestHandler {
     std::string body;
   };
   struct Metrics {
-    std::map<int, uint64_t> responses_by_status;
     std::map<std::string, uint64_t> rejected_by_code;
     uint64_t connections_total = 0;
   };
@@ -92,7 +91,6 @@ class Server final : public http::RequestHandler {
   uint64_t checkpoint_log_bytes_ = 0;  // the log's bytes_written at the last checkpoint
   uint64_t checkpoints_written_ = 0;
   uint64_t segments_deleted_ = 0;
-  std::string checkpoint_error_;
   std::string checkpoint_dir_;
 };
 

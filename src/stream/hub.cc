@@ -48,8 +48,7 @@ bool Hub::live(uint64_t id) const {
 void Hub::Publish(wal::Position p, const event::Event& e) {
   head_ = p;
   // One encoding per wire format, made on first need and shared by every
-  // live subscriber of that format.
-  for (Frame& f : frames_) f.reset();
+  // live subscriber of that format (every slot is null between calls).
   for (auto& [id, s] : subs_) {
     if (!s.live) continue;
     if (!s.topic.Matches(e)) {

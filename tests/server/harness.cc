@@ -38,7 +38,7 @@ struct ParseState {
   bool complete = false;
 };
 
-size_t ParseResponse(const std::string& data, HttpResponse* r, bool head_request) {
+size_t ParseResponse(const std::string& data, HttpResponse* r) {
   llhttp_settings_t settings;
   llhttp_settings_init(&settings);
   settings.on_header_field = [](llhttp_t* p, const char* at, size_t len) {
@@ -80,9 +80,6 @@ size_t ParseResponse(const std::string& data, HttpResponse* r, bool head_request
   st.r = r;
   parser.data = &st;
   *r = HttpResponse();
-  if (head_request) {
-    // Not used by the tests: HEAD answers are read with a known empty body.
-  }
   llhttp_errno_t err = llhttp_execute(&parser, data.data(), data.size());
   if (err == HPE_PAUSED && st.complete) {
     return static_cast<size_t>(llhttp_get_error_pos(&parser) - data.data());
@@ -127,7 +124,7 @@ HttpResponse Client::Read(std::chrono::milliseconds timeout) {
   HttpResponse r;
   for (;;) {
     if (!buffered_.empty()) {
-      size_t used = ParseResponse(buffered_, &r, false);
+      size_t used = ParseResponse(buffered_, &r);
       if (used > 0) {
         buffered_.erase(0, used);
         return r;
@@ -142,7 +139,7 @@ HttpResponse Client::Read(std::chrono::milliseconds timeout) {
     ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
     if (n <= 0) {
       // EOF: a response without Content-Length ends here.
-      size_t used = ParseResponse(buffered_, &r, false);
+      size_t used = ParseResponse(buffered_, &r);
       if (used == 0) return HttpResponse();
       buffered_.erase(0, used);
       return r;
