@@ -295,6 +295,16 @@ Status LoadServerConfig(const std::string& path, Server* out) {
          out->retention.age_s = age_ms / 1000;
          return st;
        }},
+      {"streams",
+       [&](const YAML::Node& v, const std::string&) {
+         config::Streams& st = out->streams;
+         return ForEachKey(f, v, "streams",
+                           {{"sse_retry_ms", uint(&st.sse_retry_ms)},
+                            {"sse_ping_ms", uint(&st.sse_ping_ms)},
+                            {"ws_ping_ms", uint(&st.ws_ping_ms)},
+                            {"ws_pong_timeout_ms", uint(&st.ws_pong_timeout_ms)},
+                            {"ws_max_message_bytes", bytes(&st.ws_max_message_bytes)}});
+       }},
       {"limits",
        [&](const YAML::Node& v, const std::string&) {
          return ForEachKey(f, v, "limits",
@@ -318,6 +328,12 @@ Status LoadServerConfig(const std::string& path, Server* out) {
   if (l.header_timeout_ms == 0 || l.idle_timeout_ms == 0) {
     return Status::InvalidArgument(f +
                                    ": limits.header_timeout_ms and idle_timeout_ms must be > 0");
+  }
+  if (out->streams.sse_ping_ms == 0 || out->streams.ws_ping_ms == 0 ||
+      out->streams.ws_pong_timeout_ms == 0 || l.stall_timeout_ms == 0 || l.output_bytes == 0) {
+    return Status::InvalidArgument(f +
+                                   ": streams timings, limits.stall_timeout_ms and "
+                                   "limits.output_bytes must be > 0");
   }
   if (l.max_pipelined_requests == 0 || l.max_connections == 0) {
     return Status::InvalidArgument(

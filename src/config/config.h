@@ -47,6 +47,15 @@ struct Limits {
   uint64_t max_pipelined_requests = 64;
 };
 
+// Real-time stream timing (SPEC section 6).
+struct Streams {
+  uint64_t sse_retry_ms = 3000;        // the retry: an EventSource is told on connect
+  uint64_t sse_ping_ms = 15000;        // SSE heartbeat (event: ping, no id)
+  uint64_t ws_ping_ms = 5000;          // a WebSocket Ping frame this often
+  uint64_t ws_pong_timeout_ms = 10000; // closed when no Pong came for this long
+  uint64_t ws_max_message_bytes = 1 << 20;  // a bigger client message closes 1009
+};
+
 struct Retention {
   uint64_t bytes = 0;  // keep at least this many bytes of log; 0 = no byte window
   uint64_t age_s = 0;  // keep entries younger than this; 0 = no age window
@@ -66,6 +75,7 @@ struct Server {
   uint64_t checkpoint_bytes = 64ull << 20;
   Retention retention;
   Limits limits;
+  Streams streams;
   std::string compat_app;  // the app the AYB/SnackBase dialects map to
   std::string jwt_secret;  // HS256 secret ("" = none)
 };

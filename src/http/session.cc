@@ -11,16 +11,22 @@ Session::Session(Transport* transport, RequestHandler* handler, const SessionOpt
 
 void Session::OnData(std::string_view data) {
   if (closed_ || close_pending_) return;
+  if (parser_.upgraded()) {
+    // Bytes of the new protocol before its head went out: kept for it.
+    early_bytes_.append(data);
+    return;
+  }
   parsed_.clear();
   size_t used = parser_.Feed(data, &parsed_);
-  (void)used;  // the rest after an upgrade: WebSocket arrives with the real-time issue
+  if (parser_.upgraded()) early_bytes_.append(data.substr(used));
   for (Request& r : parsed_) {
     if (closed_ || close_pending_) break;
     uint64_t slot = next_slot_++;
-    slots_.push_back(Slot{slot, false, false, {}});
+    slots_.push_back(Slot{slot, false, false, false, {}});
     if (!r.keep_alive) slots_.back().close_after = true;
     bool last = !r.keep_alive;
     handler_->OnRequest(this, slot, r);
+    if (closed_) break;  // answered with a close, or a stream took over
     if (last) {
       // Nothing after a Connection: close request is read.
       close_pending_ = true;
@@ -28,6 +34,7 @@ void Session::OnData(std::string_view data) {
       break;
     }
   }
+  if (closed_) return;  // a stream took over (or the session closed)
   if (!close_pending_ && parser_.error()) {
     FailParse();
     return;
@@ -42,7 +49,7 @@ void Session::OnData(std::string_view data) {
 void Session::FailParse() {
   const ParseError& e = *parser_.error();
   uint64_t slot = next_slot_++;
-  slots_.push_back(Slot{slot, false, false, {}});
+  slots_.push_back(Slot{slot, false, false, false, {}});
   slots_.back().close_after = true;
   close_pending_ = true;
   transport_->PauseReading();
@@ -54,7 +61,7 @@ void Session::OnTimer() {
   if (parser_.in_request()) {
     // Slowloris: the request did not complete in time.
     uint64_t slot = next_slot_++;
-    slots_.push_back(Slot{slot, false, false, {}});
+    slots_.push_back(Slot{slot, false, false, false, {}});
     slots_.back().close_after = true;
     close_pending_ = true;
     transport_->PauseReading();
@@ -111,6 +118,25 @@ void Session::Respond(uint64_t slot, const ResponseHead& head, std::string_view 
   AppendResponse(head, body, &s->bytes, close);
 }
 
+void Session::StartStream(uint64_t slot, const ResponseHead& head) {
+  if (closed_) return;
+  Slot* s = FindSlot(slot);
+  if (s == nullptr || s->done) return;
+  s->done = true;
+  s->stream = true;
+  AppendStreamHead(head, &s->bytes);
+  if (s == &slots_.front()) FlushInOrder();
+}
+
+void Session::BeginStream() {
+  closed_ = true;
+  slots_.clear();
+  transport_->SetTimer(0);
+  std::string early;
+  early.swap(early_bytes_);
+  transport_->OnStreamStarted(early);
+}
+
 void Session::RespondError(uint64_t slot, int status, std::string_view code,
                            std::string_view message, std::string_view field) {
   ResponseHead head;
@@ -123,6 +149,10 @@ void Session::FlushInOrder() {
   while (!slots_.empty() && slots_.front().done) {
     Slot& s = slots_.front();
     transport_->Send(s.bytes);
+    if (s.stream) {
+      BeginStream();
+      return;
+    }
     bool close = s.close_after;
     slots_.pop_front();
     if (close) {

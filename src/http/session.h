@@ -36,6 +36,11 @@ class Transport {
   virtual void ResumeReading() = 0;
   // (Re)arms the session's single timer; 0 cancels. Fires Session::OnTimer.
   virtual void SetTimer(uint64_t timeout_ms) = 0;
+  // A stream's head went out (Session::StartStream): from now on the
+  // connection belongs to the stream. `early` holds bytes the peer sent
+  // after an upgrade request (the new protocol's first bytes). Later input
+  // must go to the stream, not to the session.
+  virtual void OnStreamStarted(std::string_view early) { (void)early; }
 };
 
 class Session;
@@ -74,6 +79,11 @@ class Session {
   // Answers request `slot`. Ignored if the slot is unknown (already answered)
   // or the session is closed. Responses are sent in request order.
   void Respond(uint64_t slot, const ResponseHead& head, std::string_view body);
+  // Answers `slot` with the head of a response that does not end (SSE:
+  // 200 without Content-Length, or 101 Switching Protocols), in request
+  // order, and then hands the connection over (Transport::OnStreamStarted).
+  // Requests pipelined after it are not answered; the session reads no more.
+  void StartStream(uint64_t slot, const ResponseHead& head);
   // Answers with the canonical error body.
   void RespondError(uint64_t slot, int status, std::string_view code, std::string_view message,
                     std::string_view field = {});
@@ -87,8 +97,10 @@ class Session {
     uint64_t id;
     bool done = false;
     bool close_after = false;
-    std::string bytes;  // the serialized response, once done
+    bool stream = false;  // a stream's head: the session ends after it
+    std::string bytes;    // the serialized response, once done
   };
+  void BeginStream();
   void FlushInOrder();
   void ArmTimer();
   void FailParse();
@@ -106,6 +118,7 @@ class Session {
   bool close_pending_ = false;  // close once the held responses are out
   bool paused_ = false;
   bool was_in_request_ = false;
+  std::string early_bytes_;  // received after an upgrade request
 };
 
 }  // namespace eventide::http

@@ -37,10 +37,13 @@ std::string PeerName(uv_tcp_t* tcp) {
 
 void ConnectionHandler::OnEof() {}
 
-// One uv_write: owns the bytes until libuv is done with them.
+// One uv_write: owns (or holds references to) the bytes until libuv is done
+// with them.
 struct Connection::WriteReq {
   uv_write_t req;
-  std::string data;
+  std::vector<Piece> pieces;
+  std::string owned;  // the owned pieces' bytes
+  size_t bytes = 0;
   Connection* conn;
 };
 
@@ -59,6 +62,25 @@ void Connection::Start(std::unique_ptr<ConnectionHandler> handler, TlsContext* t
   ResumeReading();
 }
 
+void Connection::AppendOwned(std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (pieces_.empty() || pieces_.back().shared) pieces_.push_back(Piece{nullptr, owned_.size(), 0});
+  owned_.append(bytes);
+  pieces_.back().len += bytes.size();
+  queued_bytes_ += bytes.size();
+}
+
+void Connection::TakeTlsOutput() {
+  const size_t before = owned_.size();
+  tls_->TakeOutput(&owned_);
+  const size_t added = owned_.size() - before;
+  if (added == 0) return;
+  if (pieces_.empty() || pieces_.back().shared) pieces_.push_back(Piece{nullptr, before, 0});
+  pieces_.back().len += added;
+  queued_bytes_ += added;
+  owner_->ScheduleFlush(this);
+}
+
 void Connection::Send(std::string_view bytes) {
   if (closing_ || bytes.empty()) return;
   if (tls_) {
@@ -68,54 +90,85 @@ void Connection::Send(std::string_view bytes) {
       Abort();
       return;
     }
-    tls_->TakeOutput(&out_);
-  } else {
-    out_.append(bytes);
+    TakeTlsOutput();
+    return;
   }
+  AppendOwned(bytes);
+  owner_->ScheduleFlush(this);
+}
+
+void Connection::SendShared(const std::shared_ptr<const std::string>& bytes) {
+  if (closing_ || !bytes || bytes->empty()) return;
+  if (tls_) {
+    Send(*bytes);  // each connection's records differ: encrypt a copy
+    return;
+  }
+  pieces_.push_back(Piece{bytes, 0, bytes->size()});
+  queued_bytes_ += bytes->size();
   owner_->ScheduleFlush(this);
 }
 
 void Connection::Flush() {
   flush_scheduled_ = false;
-  if (out_.empty() || handles_closing_) return;
+  if (pieces_.empty() || handles_closing_) return;
   // Most flushes fit in the socket buffer: write them now, with no request
   // to allocate and no poll-set change (uv_write would arm and disarm
   // POLLOUT: an epoll_ctl per response). uv_try_write refuses (EAGAIN) while
   // earlier uv_writes are queued, so order is kept.
-  uv_buf_t all = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &all, 1);
+  bufs_.clear();
+  for (const Piece& p : pieces_) {
+    const char* base = p.shared ? p.shared->data() + p.off : owned_.data() + p.off;
+    bufs_.push_back(uv_buf_init(const_cast<char*>(base), static_cast<unsigned>(p.len)));
+  }
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs_.data(),
+                       static_cast<unsigned>(bufs_.size()));
   if (n < 0 && n != UV_EAGAIN) {
     Abort();
     return;
   }
-  const size_t done = n > 0 ? static_cast<size_t>(n) : 0;
-  if (done == out_.size()) {
-    out_.clear();  // keeps its capacity for the next turn
+  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  if (done == queued_bytes_) {
+    pieces_.clear();
+    owned_.clear();  // both keep their capacity for the next turn
+    queued_bytes_ = 0;
     if (!closing_ && handler_) handler_->OnWritten();
     return;
   }
-  // The rest waits for the socket: it goes to libuv's queue and lives in the
-  // request until its callback.
+  // The rest waits for the socket: it goes to libuv's queue, and the request
+  // keeps the bytes (and the shared buffers) alive until its callback.
   auto* w = new WriteReq;
   w->req.data = w;
   w->conn = this;
-  w->data.assign(out_, done, std::string::npos);
-  out_.clear();
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWriteDone);
+  size_t first = 0;
+  while (done >= pieces_[first].len) done -= pieces_[first++].len;
+  pieces_[first].off += done;
+  pieces_[first].len -= done;
+  w->pieces.assign(pieces_.begin() + static_cast<ptrdiff_t>(first), pieces_.end());
+  w->owned.swap(owned_);  // offsets into it stay valid
+  pieces_.clear();
+  owned_.clear();
+  queued_bytes_ = 0;
+  bufs_.clear();
+  for (const Piece& p : w->pieces) {
+    const char* base = p.shared ? p.shared->data() + p.off : w->owned.data() + p.off;
+    bufs_.push_back(uv_buf_init(const_cast<char*>(base), static_cast<unsigned>(p.len)));
+    w->bytes += p.len;
+  }
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs_.data(),
+                    static_cast<unsigned>(bufs_.size()), OnWriteDone);
   if (rc != 0) {
     // The callback will not run: clean up here.
     delete w;
     Abort();
     return;
   }
-  in_flight_bytes_ += buf.len;
+  in_flight_bytes_ += w->bytes;
 }
 
 void Connection::OnWriteDone(uv_write_t* req, int status) {
   auto* w = static_cast<WriteReq*>(req->data);
   Connection* c = w->conn;
-  c->in_flight_bytes_ -= w->data.size();
+  c->in_flight_bytes_ -= w->bytes;
   delete w;
   if (status != 0) {
     c->Abort();
@@ -131,21 +184,22 @@ void Connection::Close() {
   PauseReading();
   if (tls_ && !handles_closing_) {
     tls_->Shutdown();
-    tls_->TakeOutput(&out_);
-    if (!out_.empty()) owner_->ScheduleFlush(this);
+    TakeTlsOutput();
   }
   MaybeFinishClose();
 }
 
 void Connection::Abort() {
   closing_ = true;
-  out_.clear();
+  pieces_.clear();
+  owned_.clear();
+  queued_bytes_ = 0;
   CloseHandles();
 }
 
 void Connection::MaybeFinishClose() {
   if (!closing_ || handles_closing_) return;
-  if (!out_.empty() || in_flight_bytes_ > 0) return;  // let the output drain first
+  if (queued_bytes_ > 0 || in_flight_bytes_ > 0) return;  // let the output drain first
   CloseHandles();
 }
 
@@ -218,8 +272,7 @@ void Connection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   }
   plain_.clear();
   Status s = tls_->Feed(data, &plain_);
-  tls_->TakeOutput(&out_);  // handshake records, alerts
-  if (!out_.empty()) owner_->ScheduleFlush(this);
+  TakeTlsOutput();  // handshake records, alerts
   if (!s.ok()) {
     LogLine(LogLevel::kInfo, "tls error", {{"peer", peer_}, {"error", s.message()}});
     closing_ = true;  // send the alert, if any, then close

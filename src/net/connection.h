@@ -6,9 +6,11 @@
 // only in its uv_close callback, after the handler's OnClose, so a handler
 // may call Close() from inside any of its own callbacks.
 //
-// Output: Send() appends to the connection's buffer; buffers are written once
-// per loop turn (a uv_prepare and a uv_check flush every connection that has
-// output), so many small sends in one turn cost one uv_write.
+// Output: Send() appends to the connection's buffer and SendShared() queues a
+// reference to a buffer shared with other connections (an event frame that
+// every subscriber receives: no copy on plain TCP). Output is written once per
+// loop turn (a uv_prepare and a uv_check flush every connection that has
+// output), so many small sends in one turn cost one writev.
 #ifndef EVENTIDE_SRC_NET_CONNECTION_H_
 #define EVENTIDE_SRC_NET_CONNECTION_H_
 
@@ -57,8 +59,12 @@ class Connection {
 
   // Queues bytes for the peer (encrypted under TLS). Ignored once closing.
   void Send(std::string_view bytes);
+  // Queues a shared buffer: on plain TCP it is written from where it is (a
+  // reference is held until the kernel took it); under TLS it is encrypted
+  // like Send.
+  void SendShared(const std::shared_ptr<const std::string>& bytes);
   // Bytes queued or in flight that the kernel has not taken yet.
-  size_t pending_output_bytes() const { return out_.size() + in_flight_bytes_; }
+  size_t pending_output_bytes() const { return queued_bytes_ + in_flight_bytes_; }
   // Stops reading and closes once queued output is written (and, under TLS,
   // after a close_notify).
   void Close();
@@ -92,8 +98,20 @@ class Connection {
   uv_timer_t timer_;
   std::unique_ptr<ConnectionHandler> handler_;
   std::unique_ptr<TlsSession> tls_;
-  std::string out_;    // queued ciphertext/plaintext not yet handed to uv_write
-  std::string plain_;  // scratch: decrypted bytes of one read
+  // Queued output, in order: pieces of `owned_` (bytes copied in, or TLS
+  // records) and shared buffers.
+  struct Piece {
+    std::shared_ptr<const std::string> shared;  // null: owned_[off, off + len)
+    size_t off = 0;
+    size_t len = 0;
+  };
+  void AppendOwned(std::string_view bytes);
+  void TakeTlsOutput();
+  std::vector<Piece> pieces_;
+  std::string owned_;
+  size_t queued_bytes_ = 0;
+  std::vector<uv_buf_t> bufs_;  // scratch for a flush
+  std::string plain_;           // scratch: decrypted bytes of one read
   size_t in_flight_bytes_ = 0;
   bool flush_scheduled_ = false;
   bool reading_ = false;

@@ -477,7 +477,10 @@ void Service::OnDurable(wal::Position durable, const Status& status) {
   while (!pending_.empty() && pending_.front().position <= durable) {
     Pending& w = pending_.front();
     event::Event e;
-    if (event::Decode(w.payload, &e).ok()) projection_->Apply(w.position, e);
+    if (event::Decode(w.payload, &e).ok()) {
+      projection_->Apply(w.position, e);
+      if (on_applied) on_applied(w.position, e);
+    }
     auto it = overlay_.find(w.key);
     if (it != overlay_.end() && it->second.position == w.position) overlay_.erase(it);
     ++stats_.events_written;

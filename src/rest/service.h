@@ -60,6 +60,11 @@ class Service {
   // through uv_async).
   void OnDurable(wal::Position durable, const Status& status);
 
+  // Called for each durable entry right after the projection applied it, in
+  // position order, before its writer is answered: the real-time hub
+  // publishes it from here.
+  std::function<void(wal::Position, const event::Event&)> on_applied;
+
   // Writes not yet durable.
   size_t pending_writes() const { return pending_.size(); }
   // True (once) when writes were appended since the last call: the server

@@ -14,6 +14,9 @@
 #include "src/common/time.h"
 #include "src/net/cert.h"
 #include "src/projection/checkpoint.h"
+#include "src/stream/formats.h"
+#include "src/stream/resume.h"
+#include "src/stream/sse_stream.h"
 
 namespace eventide::server {
 namespace {
@@ -25,6 +28,10 @@ constexpr uint64_t kMaxStaticBytes = 256ull << 20;
 
 // How long a graceful shutdown waits for writes in flight before giving up.
 constexpr uint64_t kShutdownGraceMs = 10000;
+
+// One catch-up read returns at most this many bytes of entries: a subscriber
+// far behind catches up in steps, each sent before the next is read.
+constexpr size_t kCatchUpReadBytes = 256 << 10;
 
 bool ParseListen(const std::string& listen, std::string* host, int* port) {
   size_t colon = listen.rfind(':');
@@ -74,8 +81,11 @@ wal::Position RetentionStart(wal::Log* log, const config::Retention& r) {
 
 }  // namespace
 
-// Glue between a net::Connection and an http::Session.
-class Server::HttpConnection final : public net::ConnectionHandler, public http::Transport {
+// Glue between a net::Connection and an http::Session, and, once a response
+// turns into a stream (SSE, WebSocket), between the connection and the stream.
+class Server::HttpConnection final : public net::ConnectionHandler,
+                                     public http::Transport,
+                                     public stream::StreamTransport {
  public:
   HttpConnection(Server* server, net::Connection* conn)
       : server_(server), conn_(conn), session_(this, server, SessionOptionsFor(server, conn)) {
@@ -85,23 +95,62 @@ class Server::HttpConnection final : public net::ConnectionHandler, public http:
   ~HttpConnection() override = default;
 
   http::Session* session() { return &session_; }
+  bool streaming() const { return stream_ != nullptr; }
+  // The stream that takes over once its response head is sent. False when
+  // one is waiting already (a second stream request pipelined on the same
+  // connection is never answered: the first one keeps the connection).
+  bool SetPendingStream(std::unique_ptr<stream::Stream> s) {
+    if (pending_stream_ || stream_) return false;
+    pending_stream_ = std::move(s);
+    return true;
+  }
+  void Shutdown() {
+    if (stream_) stream_->OnShutdown();
+  }
 
   // net::ConnectionHandler
-  void OnData(std::string_view data) override { session_.OnData(data); }
-  void OnEof() override { session_.OnEof(); }
-  void OnTimer() override { session_.OnTimer(); }
+  void OnData(std::string_view data) override {
+    if (stream_) return stream_->OnData(data);
+    session_.OnData(data);
+  }
+  void OnEof() override {
+    if (stream_) return stream_->OnEof();
+    session_.OnEof();
+  }
+  void OnTimer() override {
+    if (stream_) return stream_->OnTimer();
+    session_.OnTimer();
+  }
+  void OnWritten() override {
+    if (stream_) stream_->OnWritten();
+  }
   void OnClose() override {
+    if (stream_) stream_->OnClose();
+    stream_.reset();
+    pending_stream_.reset();
     server_->sessions_.erase(conn_->id());
     server_->MaybeFinishShutdown();
   }
 
-  // http::Transport
+  // http::Transport and stream::StreamTransport
   void Send(std::string_view bytes) override { conn_->Send(bytes); }
+  void SendShared(const stream::Frame& frame) override { conn_->SendShared(frame); }
   void Close() override { conn_->Close(); }
+  void Abort() override { conn_->Abort(); }
   size_t pending_output_bytes() const override { return conn_->pending_output_bytes(); }
   void PauseReading() override { conn_->PauseReading(); }
   void ResumeReading() override { conn_->ResumeReading(); }
   void SetTimer(uint64_t timeout_ms) override { conn_->SetTimer(timeout_ms); }
+  void OnStreamStarted(std::string_view early) override {
+    stream_ = std::move(pending_stream_);
+    if (!stream_) {  // cannot happen: a stream head is only sent with a stream
+      conn_->Close();
+      return;
+    }
+    conn_->ResumeReading();  // to see the client's EOF (and WebSocket frames)
+    std::string copy(early);  // `early` lives in the session, which is done
+    stream_->Start(copy);
+  }
 
  private:
   static http::SessionOptions SessionOptionsFor(Server* server, net::Connection* conn) {
@@ -119,6 +168,63 @@ class Server::HttpConnection final : public net::ConnectionHandler, public http:
   Server* server_;
   net::Connection* conn_;
   http::Session session_;
+  std::unique_ptr<stream::Stream> pending_stream_;
+  std::unique_ptr<stream::Stream> stream_;
+};
+
+// Reads the log for subscribers behind the head, on the libuv pool.
+class Server::PoolLogSource final : public stream::LogSource {
+ public:
+  explicit PoolLogSource(Server* server) : server_(server) {}
+
+  void Read(wal::Position after, wal::Position to,
+            std::function<void(Status, std::vector<stream::LoggedEntry>)> done) override {
+    struct Job {
+      uv_work_t req;
+      Server* server;
+      wal::Position after, to;
+      std::function<void(Status, std::vector<stream::LoggedEntry>)> done;
+      Status status;
+      std::vector<stream::LoggedEntry> entries;
+    };
+    auto* job = new Job{};
+    job->req.data = job;
+    job->server = server_;
+    job->after = after;
+    job->to = to;
+    job->done = std::move(done);
+    ++server_->log_reads_in_flight_;
+    uv_queue_work(
+        &server_->loop_, &job->req,
+        [](uv_work_t* req) {
+          auto* j = static_cast<Job*>(req->data);
+          auto reader = j->server->log_->NewReader();
+          j->status = reader->Seek(j->after.Next());
+          size_t bytes = 0;
+          while (j->status.ok() && reader->next_position().value() <= j->to.value() &&
+                 bytes < kCatchUpReadBytes) {
+            wal::Entry e;
+            auto more = reader->Next(&e);
+            if (!more.ok()) {
+              j->status = more.status();
+              break;
+            }
+            if (!more.value()) break;
+            j->entries.push_back({e.position, std::string(e.payload)});
+            bytes += e.payload.size();
+          }
+        },
+        [](uv_work_t* req, int) {
+          std::unique_ptr<Job> j(static_cast<Job*>(req->data));
+          Server* self = j->server;
+          --self->log_reads_in_flight_;
+          if (!self->handles_closed_) j->done(j->status, std::move(j->entries));
+          self->MaybeFinishShutdown();
+        });
+  }
+
+ private:
+  Server* server_;
 };
 
 Server::Server(config::Server options) : options_(std::move(options)) {}
@@ -221,6 +327,27 @@ Status Server::Start() {
   loop_open_ = true;
   rest_ = std::make_unique<rest::Service>(log_.get(), projection_.get(),
                                           [this](uint64_t id) { return FindSession(id); });
+  // Real-time: every durable entry is published to the cursors right after
+  // the projection applied it, so a snapshot and the live stream agree.
+  log_source_ = std::make_unique<PoolLogSource>(this);
+  hub_ = std::make_unique<stream::Hub>(log_source_.get(), projection_->applied(),
+                                       options_.limits.output_bytes, stream::AllFormats());
+  rest_->on_applied = [this](wal::Position p, const event::Event& e) { hub_->Publish(p, e); };
+  stream_ctx_.hub = hub_.get();
+  stream_ctx_.projection = projection_.get();
+  stream_ctx_.first_retained = [this] { return log_->first_position(); };
+  stream_ctx_.now_ms = [this] { return static_cast<int64_t>(uv_now(&loop_)); };
+  {
+    stream::StreamOptions& so = stream_ctx_.options;
+    so.output_limit = options_.limits.output_bytes;
+    so.stall_timeout_ms = options_.limits.stall_timeout_ms;
+    so.max_subscriptions = options_.limits.subscriptions_per_connection;
+    so.sse_retry_ms = options_.streams.sse_retry_ms;
+    so.sse_ping_ms = options_.streams.sse_ping_ms;
+    so.ws_ping_ms = options_.streams.ws_ping_ms;
+    so.ws_pong_timeout_ms = options_.streams.ws_pong_timeout_ms;
+    so.ws_max_message_bytes = options_.streams.ws_max_message_bytes;
+  }
   durable_async_.data = this;
   uv_async_init(&loop_, &durable_async_,
                 [](uv_async_t* a) { static_cast<Server*>(a->data)->OnDurableAsync(); });
@@ -336,6 +463,7 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   }
   if (seg.size() == 2 || seg.size() == 3) {
     if (const schema::Table* t = app->schema.FindByExportName(seg[1])) {
+      if (MaybeStartSse(s, slot, req, *app, *t, seg)) return;
       if (!t->exported || !t->rest || !app->rest) {
         return RespondError(s, slot, 404, "rest_disabled",
                             "REST is not enabled for table " + t->export_name);
@@ -349,6 +477,63 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
     }
   }
   ServeStatic(s, slot, req, *app, seg);
+}
+
+bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
+                           const config::App& app, const schema::Table& table,
+                           const std::vector<std::string>& seg) {
+  if (req.method != "GET") return false;
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!http::ParseQuery(req.query, &params)) return false;  // REST answers the bad query
+  bool sse = false, retained = false;
+  const std::string* last_event_id = req.FindHeader("last-event-id");
+  std::string query_last_id;
+  bool has_query_last_id = false;
+  for (auto& [k, v] : params) {
+    if (k == "stream" && v == "sse") sse = true;
+    if (k == "retained") retained = stream::QueryFlag(v);
+    if (k == "lastEventId") {
+      query_last_id = v;
+      has_query_last_id = true;
+    }
+  }
+  if (const std::string* accept = req.FindHeader("accept")) {
+    if (accept->find("text/event-stream") != std::string::npos) sse = true;
+  }
+  if (!sse) return false;
+  if (!table.exported || !table.sse || !app.sse) {
+    RespondError(s, slot, 404, "sse_disabled",
+                 "server-sent events are not enabled for table " + table.export_name);
+    return true;
+  }
+  if (shutting_down_) {
+    RespondError(s, slot, 503, "shutting_down", "the server is shutting down");
+    return true;
+  }
+  stream::SseRequest sr;
+  sr.topic = stream::Topic{app.app_id, table.name, seg.size() == 3 ? seg[2] : ""};
+  sr.retained = retained;
+  // The header wins: an EventSource sends it on reconnect, while the URL
+  // still carries the id the page first connected with.
+  if (last_event_id != nullptr) {
+    sr.resume = stream::ParseResumeId(*last_event_id);
+  } else if (has_query_last_id) {
+    sr.resume = stream::ParseResumeId(query_last_id);
+  }
+  auto it = sessions_.find(s->id());
+  if (it == sessions_.end()) return true;
+  HttpConnection* conn = it->second;
+  if (!conn->SetPendingStream(std::make_unique<stream::SseStream>(&stream_ctx_, conn, sr))) {
+    RespondError(s, slot, 400, "stream_in_progress", "this connection already carries a stream");
+    return true;
+  }
+  http::ResponseHead head;
+  head.headers.push_back({"content-type", "text/event-stream"});
+  head.headers.push_back({"cache-control", "no-cache"});
+  head.headers.push_back({"x-accel-buffering", "no"});
+  rest::Service::AddCors(app, req, &head.headers);
+  s->StartStream(slot, head);
+  return true;
 }
 
 void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
@@ -576,9 +761,14 @@ void Server::MaybeFinishShutdown() {
   // a checkpoint on the pool reads the log, which closes last.
   if (rest_->pending_writes() > 0 || checkpoint_running_) return;
   if (!sessions_.empty()) {
+    // Streams say goodbye with a reconnect hint first.
+    std::vector<HttpConnection*> conns;
+    for (auto& [id, c] : sessions_) conns.push_back(c);
+    for (HttpConnection* c : conns) c->Shutdown();
     listener_->CloseAll();
     return;  // each connection's OnClose calls back here
   }
+  if (log_reads_in_flight_ > 0) return;  // their callbacks call back here
   handles_closed_ = true;
   listener_->CloseHandles();
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);

@@ -22,6 +22,8 @@
 #include "src/net/tls.h"
 #include "src/projection/projection.h"
 #include "src/rest/service.h"
+#include "src/stream/hub.h"
+#include "src/stream/stream.h"
 #include "wal/log.h"
 
 namespace eventide::server {
@@ -45,6 +47,7 @@ class Server final : public http::RequestHandler {
 
  private:
   class HttpConnection;
+  class PoolLogSource;
   struct StaticFile {
     std::string content_type;
     std::string body;
@@ -57,6 +60,10 @@ class Server final : public http::RequestHandler {
   Status LoadStaticFiles();
   void ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
                    const config::App& app, const std::vector<std::string>& segments);
+  // SSE on a table or record URL; false when the request is not one.
+  bool MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
+                     const config::App& app, const schema::Table& table,
+                     const std::vector<std::string>& segments);
   void Healthz(http::Session* s, uint64_t slot, const http::Request& req);
   void MetricsPage(http::Session* s, uint64_t slot, const http::Request& req);
   void RespondError(http::Session* s, uint64_t slot, int status, std::string_view code,
@@ -79,6 +86,12 @@ class Server final : public http::RequestHandler {
   std::unique_ptr<wal::Log> log_;
   std::unique_ptr<projection::Projection> projection_;
   std::unique_ptr<rest::Service> rest_;
+  // Real-time: the cursors, and the log reads of those behind the head (on
+  // the libuv pool; counted so the log outlives them at shutdown).
+  std::unique_ptr<PoolLogSource> log_source_;
+  std::unique_ptr<stream::Hub> hub_;
+  stream::StreamContext stream_ctx_;
+  int log_reads_in_flight_ = 0;
   std::unique_ptr<net::TlsContext> tls_;
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<uint64_t, HttpConnection*> sessions_;

@@ -89,20 +89,14 @@ void Hub::StartCatchUp(uint64_t id) {
     if (it == subs_.end()) return;  // unsubscribed meanwhile
     Sub& sub = it->second;
     sub.reading = false;
-    if (!status.ok()) {
-      if (on_catch_up_failed) on_catch_up_failed(id, status);
-      return;
-    }
+    if (!status.ok()) return CatchUpFailed(id, sub.sink, status);
     for (const LoggedEntry& le : entries) {
       if (le.position <= sub.cursor) continue;
       event::Event e;
       if (!event::Decode(le.payload, &e).ok()) {
-        if (on_catch_up_failed) {
-          on_catch_up_failed(id,
+        return CatchUpFailed(id, sub.sink,
                              Status::Corruption("log entry " + std::to_string(le.position.value()) +
                                                 " is not an event"));
-        }
-        return;
       }
       if (sub.topic.Matches(e)) {
         sub.sink->Send(std::make_shared<const std::string>(formats_[sub.format](le.position, e)));
@@ -112,10 +106,8 @@ void Hub::StartCatchUp(uint64_t id) {
     }
     if (sub.cursor.value() < to.value() && entries.empty()) {
       // The source returned nothing although entries up to `to` are durable.
-      if (on_catch_up_failed) {
-        on_catch_up_failed(id, Status::Unavailable("the log returned no entries to catch up"));
-      }
-      return;
+      return CatchUpFailed(id, sub.sink,
+                           Status::Unavailable("the log returned no entries to catch up"));
     }
     if (sub.cursor == head_) {
       sub.live = true;  // nothing was published since the read began
@@ -123,6 +115,11 @@ void Hub::StartCatchUp(uint64_t id) {
       StartCatchUp(id);  // the head moved on while reading: read the rest
     }
   });
+}
+
+void Hub::CatchUpFailed(uint64_t id, Sink* sink, const Status& status) {
+  if (on_catch_up_failed) on_catch_up_failed(id, status);
+  if (subs_.count(id) != 0) sink->OnCatchUpFailed(id, status);
 }
 
 }  // namespace eventide::stream

@@ -50,6 +50,13 @@ class Sink {
   virtual ~Sink() = default;
   virtual void Send(const Frame& frame) = 0;
   virtual size_t pending_output_bytes() const = 0;
+  // Subscription `id` could not catch up (its position is no longer retained,
+  // or the log could not be read); it stays subscribed but gets nothing more
+  // until the sink unsubscribes it (and, typically, resets the client).
+  virtual void OnCatchUpFailed(uint64_t id, const Status& status) {
+    (void)id;
+    (void)status;
+  }
 };
 
 // Encodes one event for a wire format (SSE now; WS later). The hub is given
@@ -101,7 +108,8 @@ class Hub {
   uint64_t catch_ups() const { return catch_ups_; }
 
   // Called with a subscriber whose catch-up failed (its position is no
-  // longer retained, or the log could not be read): the caller resets it.
+  // longer retained, or the log could not be read), before its sink's
+  // OnCatchUpFailed: the caller resets it.
   std::function<void(uint64_t id, const Status&)> on_catch_up_failed;
 
  private:
@@ -114,6 +122,7 @@ class Hub {
     bool reading = false;  // a catch-up read is in flight
   };
   void StartCatchUp(uint64_t id);
+  void CatchUpFailed(uint64_t id, Sink* sink, const Status& status);
 
   LogSource* source_;
   wal::Position head_;

@@ -1,0 +1,78 @@
+// One SSE subscriber (SPEC section 6, "SSE"): GET /{app}/{table}[/{id}] with
+// ?stream=sse or Accept: text/event-stream.
+//
+//   retry: MS                                  on connect
+//   event: message  data: {"type":"connected","status":"ok","position":HEAD}
+//   [event: message data: {"type":"reset","reason":…,"position":HEAD}]
+//   [event: message data: {"type":"retained","id":…,"data":{record}}]…
+//   [event: message id: P  data: {"type":"synced","position":P}]
+//   event: update|delete|publish  id: N  data: …     every matching entry
+//   event: ping     data: {"type":"ping"}          every sse_ping_ms, no id
+//
+// A resumed subscriber (a valid Last-Event-ID or lastEventId) gets every
+// matching entry after its position from the log, then live ones; a fresh one
+// gets the retained snapshot when it asked for it (record topics always),
+// then `synced`, then everything after the snapshot's position.
+#ifndef EVENTIDE_SRC_STREAM_SSE_STREAM_H_
+#define EVENTIDE_SRC_STREAM_SSE_STREAM_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/stream/stream.h"
+
+namespace eventide::stream {
+
+struct SseRequest {
+  Topic topic;
+  bool retained = false;  // ?retained=true (a record topic replays regardless)
+  ResumeId resume;
+};
+
+class SseStream final : public Stream, public Sink {
+ public:
+  // REQUIRES: ctx and transport outlive the stream.
+  SseStream(StreamContext* ctx, StreamTransport* transport, SseRequest request);
+  ~SseStream() override;
+
+  // Stream
+  void Start(std::string_view early) override;
+  void OnData(std::string_view data) override;
+  void OnEof() override;
+  void OnTimer() override;
+  void OnWritten() override;
+  void OnShutdown() override;
+  void OnClose() override;
+
+  // Sink
+  void Send(const Frame& frame) override;
+  size_t pending_output_bytes() const override { return t_->pending_output_bytes(); }
+  void OnCatchUpFailed(uint64_t id, const Status& status) override;
+
+ private:
+  void Notice(std::string_view json, std::string_view id = {});
+  void BeginSnapshot();
+  void ContinueSnapshot();
+  void Subscribe(wal::Position after);
+  void Unsubscribe();
+  void ArmTimer();
+
+  StreamContext* ctx_;
+  StreamTransport* t_;
+  SseRequest req_;
+  uint64_t sub_ = 0;  // hub subscription (0: none)
+  bool closed_ = false;
+  // The retained snapshot being sent (as the socket drains).
+  bool snapshotting_ = false;
+  std::vector<projection::RecordPtr> snapshot_;
+  size_t snapshot_next_ = 0;
+  wal::Position snapshot_position_;
+  int64_t next_ping_ms_ = 0;
+  int64_t last_drain_ms_ = 0;  // when output was last fully taken or progressed
+  std::string scratch_;
+};
+
+}  // namespace eventide::stream
+
+#endif  // EVENTIDE_SRC_STREAM_SSE_STREAM_H_
