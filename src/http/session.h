@@ -45,6 +45,16 @@ class Transport {
 
 class Session;
 
+// Whatever answers a request by slot: an HTTP session, or a WebSocket stream
+// whose client messages become requests (a put, a delete, a publish).
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // The connection's id (stable while it lives).
+  virtual uint64_t id() const = 0;
+  virtual void Respond(uint64_t slot, const ResponseHead& head, std::string_view body) = 0;
+};
+
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
@@ -62,12 +72,12 @@ struct SessionOptions {
   uint64_t id = 0;                     // the connection's id, for the handler
 };
 
-class Session {
+class Session final : public Responder {
  public:
   // REQUIRES: transport and handler outlive the session.
   Session(Transport* transport, RequestHandler* handler, const SessionOptions& options);
 
-  uint64_t id() const { return options_.id; }
+  uint64_t id() const override { return options_.id; }
 
   // Feed bytes received from the peer.
   void OnData(std::string_view data);
@@ -78,7 +88,7 @@ class Session {
 
   // Answers request `slot`. Ignored if the slot is unknown (already answered)
   // or the session is closed. Responses are sent in request order.
-  void Respond(uint64_t slot, const ResponseHead& head, std::string_view body);
+  void Respond(uint64_t slot, const ResponseHead& head, std::string_view body) override;
   // Answers `slot` with the head of a response that does not end (SSE:
   // 200 without Content-Length, or 101 Switching Protocols), in request
   // order, and then hands the connection over (Transport::OnStreamStarted).

@@ -132,7 +132,7 @@ void Service::AddCors(const config::App& app, const http::Request& request,
   if (!any) headers->push_back({"vary", "Origin"});
 }
 
-void Service::Error(http::Session* s, uint64_t slot, const config::App& app,
+void Service::Error(http::Responder* s, uint64_t slot, const config::App& app,
                     const http::Request& req, int status, std::string_view code,
                     std::string_view message, std::string_view field) {
   ++stats_.rejected_by_code[std::string(code)];
@@ -144,7 +144,7 @@ void Service::Error(http::Session* s, uint64_t slot, const config::App& app,
   s->Respond(slot, head, http::ErrorBody(code, message, field));
 }
 
-void Service::Handle(http::Session* s, uint64_t slot, http::Request& req, const config::App& app,
+void Service::Handle(http::Responder* s, uint64_t slot, http::Request& req, const config::App& app,
                      const schema::Table& table, const std::vector<std::string>& segments) {
   const std::string& m = req.method;
   if (m == "OPTIONS") {
@@ -172,7 +172,7 @@ void Service::Handle(http::Session* s, uint64_t slot, http::Request& req, const 
         m + " is not allowed on a record; use GET, PUT, PATCH or DELETE");
 }
 
-void Service::List(http::Session* s, uint64_t slot, const http::Request& req,
+void Service::List(http::Responder* s, uint64_t slot, const http::Request& req,
                    const config::App& app, const schema::Table& table) {
   std::vector<std::pair<std::string, std::string>> params;
   if (!http::ParseQuery(req.query, &params)) {
@@ -239,7 +239,7 @@ void Service::List(http::Session* s, uint64_t slot, const http::Request& req,
   s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : std::string_view(body));
 }
 
-void Service::GetOne(http::Session* s, uint64_t slot, const http::Request& req,
+void Service::GetOne(http::Responder* s, uint64_t slot, const http::Request& req,
                      const config::App& app, const schema::Table& table, const std::string& id) {
   const projection::Table* t = projection_->Find(app.app_id, table.name);
   projection::RecordPtr r = t ? t->Get(id) : nullptr;
@@ -271,7 +271,7 @@ bool Service::Current(const config::App& app, const schema::Table& table, const 
   return true;
 }
 
-void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const config::App& app,
+void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const config::App& app,
                     const schema::Table& table, const std::vector<std::string>& segments) {
   if (!failed_.ok()) {
     return Error(s, slot, app, req, 503, "storage_unavailable",
@@ -418,7 +418,18 @@ void Service::Write(http::Session* s, uint64_t slot, http::Request& req, const c
          Serialize(*out), replace_or_merge ? 200 : 201);
 }
 
-void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
+void Service::Publish(http::Responder* r, uint64_t slot, const http::Request& req,
+                      const config::App& app, const schema::Table& table, const std::string& id,
+                      std::string data_json) {
+  if (!failed_.ok()) {
+    return Error(r, slot, app, req, 503, "storage_unavailable",
+                 "the log cannot take writes: " + failed_.message());
+  }
+  Append(r, slot, app, req, table, static_cast<int>(event::Op::kPublish), id,
+         std::move(data_json), 200);
+}
+
+void Service::Append(http::Responder* s, uint64_t slot, const config::App& app,
                      const http::Request& req, const schema::Table& table, int op,
                      const std::string& id, std::string record_json, int status) {
   event::Event e;
@@ -445,7 +456,8 @@ void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
   Pending w;
   w.position = p.value();
   w.payload = scratch_;
-  w.key = OverlayKey(app.app_id, table.name, id);
+  const bool publish = e.op == event::Op::kPublish;
+  if (!publish) w.key = OverlayKey(app.app_id, table.name, id);
   w.session = s->id();
   w.slot = slot;
   w.status = status;
@@ -456,7 +468,7 @@ void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
   h.append("content-type: application/json\r\nevent-position: ").append(pos);
   h.append("\r\netag: \"").append(pos).append("\"\r\nevent-durability: ").append(durability_);
   h.append("\r\n");
-  if (status == 201) {
+  if (status == 201 && !publish) {
     h.append("location: /").append(app.app_id).append("/").append(table.export_name);
     h.append("/").append(id).append("\r\n");
   }
@@ -464,10 +476,12 @@ void Service::Append(http::Session* s, uint64_t slot, const config::App& app,
   AddCors(app, req, &cors);
   for (const http::Header& c : cors) h.append(c.name).append(": ").append(c.value).append("\r\n");
   w.accepted_us = NowMicros();
-  Overlay& o = overlay_[w.key];
-  o.position = w.position;
-  o.deleted = e.op == event::Op::kDelete;
-  o.json = o.deleted ? std::string() : record_json;
+  if (!publish) {  // a publish changes no record: later writes do not see it
+    Overlay& o = overlay_[w.key];
+    o.position = w.position;
+    o.deleted = e.op == event::Op::kDelete;
+    o.json = o.deleted ? std::string() : record_json;
+  }
   w.body = std::move(record_json);
   pending_.push_back(std::move(w));
 }
@@ -481,12 +495,14 @@ void Service::OnDurable(wal::Position durable, const Status& status) {
       projection_->Apply(w.position, e);
       if (on_applied) on_applied(w.position, e);
     }
-    auto it = overlay_.find(w.key);
-    if (it != overlay_.end() && it->second.position == w.position) overlay_.erase(it);
+    if (!w.key.empty()) {
+      auto it = overlay_.find(w.key);
+      if (it != overlay_.end() && it->second.position == w.position) overlay_.erase(it);
+    }
     ++stats_.events_written;
     ++stats_.write_latency_count;
     stats_.write_latency_us_sum += static_cast<uint64_t>(now_us - w.accepted_us);
-    if (http::Session* s = sessions_(w.session)) {
+    if (http::Responder* s = sessions_(w.session)) {
       http::ResponseHead head;
       head.status = w.status;
       head.raw_headers = w.raw_headers;
@@ -501,7 +517,7 @@ void Service::OnDurable(wal::Position durable, const Status& status) {
   for (Pending& w : pending_) {
     ++stats_.writes_failed;
     ++stats_.rejected_by_code["storage_unavailable"];
-    if (http::Session* s = sessions_(w.session)) {
+    if (http::Responder* s = sessions_(w.session)) {
       http::ResponseHead head;
       head.status = 503;
       head.headers.push_back({"content-type", "application/json"});

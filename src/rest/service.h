@@ -43,16 +43,24 @@ struct RestStats {
 
 class Service {
  public:
-  // Finds a live session by id (nullptr when its connection is gone).
-  using SessionLookup = std::function<http::Session*(uint64_t id)>;
+  // Finds a live responder by id (nullptr when its connection is gone).
+  using SessionLookup = std::function<http::Responder*(uint64_t id)>;
 
   // REQUIRES: every pointer outlives the service.
   Service(wal::Log* log, projection::Projection* projection, SessionLookup sessions);
 
   // Handles /{app}/{table}[/{id}] for a table with REST on.
   // REQUIRES: segments.size() is 2 or 3 (app, table[, id]).
-  void Handle(http::Session* session, uint64_t slot, http::Request& request, const config::App& app,
+  void Handle(http::Responder* session, uint64_t slot, http::Request& request, const config::App& app,
               const schema::Table& table, const std::vector<std::string>& segments);
+
+  // A publish (SPEC section 6): a message to the table topic (`id` empty) or
+  // to a record topic, logged like any write (so a subscriber can resume
+  // across it) and changing no record; the record need not exist. Answered
+  // 200 with `data_json` (one JSON value) and Event-Position once durable.
+  void Publish(http::Responder* r, uint64_t slot, const http::Request& request,
+               const config::App& app, const schema::Table& table, const std::string& id,
+               std::string data_json);
 
   // The durable head advanced to `durable` (or the log failed: `status`).
   // Applies durable writes to the projection in position order, then answers
@@ -104,19 +112,19 @@ class Service {
     int64_t accepted_us = 0;
   };
 
-  void List(http::Session* s, uint64_t slot, const http::Request& req, const config::App& app,
+  void List(http::Responder* s, uint64_t slot, const http::Request& req, const config::App& app,
             const schema::Table& table);
-  void GetOne(http::Session* s, uint64_t slot, const http::Request& req, const config::App& app,
+  void GetOne(http::Responder* s, uint64_t slot, const http::Request& req, const config::App& app,
               const schema::Table& table, const std::string& id);
-  void Write(http::Session* s, uint64_t slot, http::Request& req, const config::App& app,
+  void Write(http::Responder* s, uint64_t slot, http::Request& req, const config::App& app,
              const schema::Table& table, const std::vector<std::string>& segments);
   // The record as the next write sees it; false when absent.
   bool Current(const config::App& app, const schema::Table& table, const std::string& id,
                std::string* json) const;
-  void Error(http::Session* s, uint64_t slot, const config::App& app, const http::Request& req,
+  void Error(http::Responder* s, uint64_t slot, const config::App& app, const http::Request& req,
              int status, std::string_view code, std::string_view message,
              std::string_view field = {});
-  void Append(http::Session* s, uint64_t slot, const config::App& app, const http::Request& req,
+  void Append(http::Responder* s, uint64_t slot, const config::App& app, const http::Request& req,
               const schema::Table& table, int op, const std::string& id, std::string record_json,
               int status);
 

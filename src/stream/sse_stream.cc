@@ -29,7 +29,7 @@ SseStream::SseStream(StreamContext* ctx, StreamTransport* transport, SseRequest 
 }
 
 SseStream::~SseStream() {
-  Unsubscribe();
+  sub_.reset();
   --ctx_->stats.sse_streams;
 }
 
@@ -39,27 +39,15 @@ void SseStream::Start(std::string_view) {
   next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
   ArmTimer();
 
-  const wal::Position head = ctx_->hub->head();
   scratch_.clear();
   AppendSseRetry(ctx_->options.sse_retry_ms, &scratch_);
   t_->Send(scratch_);
   Notice("{\"type\":\"connected\",\"status\":\"ok\",\"position\":" +
-         std::to_string(head.value()) + "}");
-
-  const bool want_retained = !req_.topic.id.empty() || req_.retained;
-  StartPlan plan = PlanStart(req_.resume, want_retained, head, ctx_->first_retained());
-  if (!plan.reset.empty()) {
-    ++ctx_->stats.resets;
-    Notice("{\"type\":\"reset\",\"reason\":\"" + plan.reset +
-           "\",\"position\":" + std::to_string(head.value()) + "}");
-  } else if (req_.resume.kind == ResumeId::Kind::kPosition) {
-    ++ctx_->stats.resumes;
-  }
-  if (plan.replay) {
-    BeginSnapshot();
-  } else {
-    Subscribe(plan.after);
-  }
+         std::to_string(ctx_->hub->head().value()) + "}");
+  std::string name = req_.topic.table;
+  if (!req_.topic.id.empty()) name += "/" + req_.topic.id;
+  sub_ = std::make_unique<Subscription>(ctx_, t_, this, req_.topic, std::move(name), kSseFormat);
+  sub_->Start(req_.resume, !req_.topic.id.empty() || req_.retained);
 }
 
 void SseStream::Notice(std::string_view json, std::string_view id) {
@@ -68,68 +56,25 @@ void SseStream::Notice(std::string_view json, std::string_view id) {
   t_->Send(scratch_);
 }
 
-void SseStream::BeginSnapshot() {
-  // The snapshot and its position are taken in one loop step, so the live
-  // stream that follows from that position continues it exactly.
-  snapshot_position_ = ctx_->hub->head();
-  snapshot_ = RetainedRecords(*ctx_->projection, req_.topic);
-  snapshot_next_ = 0;
-  snapshotting_ = true;
-  ContinueSnapshot();
+void SseStream::OnReset(const Subscription&, std::string_view reason, wal::Position head) {
+  data_.assign("{\"type\":\"reset\",\"reason\":\"");
+  data_.append(reason).append("\",\"position\":").append(std::to_string(head.value()));
+  data_.push_back('}');
+  Notice(data_);
 }
 
-void SseStream::ContinueSnapshot() {
-  // Sent as the socket drains, so a large table costs one connection's
-  // output limit of memory, not the whole table's bytes.
-  while (snapshot_next_ < snapshot_.size() &&
-         t_->pending_output_bytes() < ctx_->options.output_limit) {
-    const projection::Record& r = *snapshot_[snapshot_next_++];
-    scratch_.clear();
-    std::string data = "{\"type\":\"retained\",\"id\":";
-    AppendJsonString(r.id(), &data);
-    data.append(",\"data\":");
-    data.append(r.json());
-    data.push_back('}');
-    AppendSseEvent("message", "", data, &scratch_);
-    t_->Send(scratch_);
-    ++ctx_->stats.retained_sent;
-  }
-  if (snapshot_next_ < snapshot_.size()) return;  // OnWritten continues
-  snapshotting_ = false;
-  snapshot_.clear();
-  snapshot_.shrink_to_fit();
-  const std::string pos = std::to_string(snapshot_position_.value());
-  Notice("{\"type\":\"synced\",\"position\":" + pos + "}", pos);
-  Subscribe(snapshot_position_);
+void SseStream::OnRetained(const Subscription&, const projection::Record& r) {
+  data_.assign("{\"type\":\"retained\",\"id\":");
+  AppendJsonString(r.id(), &data_);
+  data_.append(",\"data\":").append(r.json());
+  data_.push_back('}');
+  Notice(data_);
 }
 
-void SseStream::Subscribe(wal::Position after) {
-  Unsubscribe();
-  sub_ = ctx_->hub->Subscribe(req_.topic, kSseFormat, this, after);
-  ++ctx_->stats.subscriptions;
-}
-
-void SseStream::Unsubscribe() {
-  if (sub_ == 0) return;
-  ctx_->hub->Unsubscribe(sub_);
-  sub_ = 0;
-  --ctx_->stats.subscriptions;
-}
-
-void SseStream::Send(const Frame& frame) {
-  ++ctx_->stats.events_delivered;
-  t_->SendShared(frame);
-}
-
-void SseStream::OnCatchUpFailed(uint64_t, const Status& status) {
-  // Its position went out of the log while it caught up (retention), or the
-  // log could not be read: reset, and start again from the snapshot.
-  Unsubscribe();
-  ++ctx_->stats.resets;
-  Notice(std::string("{\"type\":\"reset\",\"reason\":\"") +
-         (status.IsNotFound() ? "expired" : "unknown") +
-         "\",\"position\":" + std::to_string(ctx_->hub->head().value()) + "}");
-  BeginSnapshot();
+void SseStream::OnSynced(const Subscription&, wal::Position p) {
+  const std::string pos = std::to_string(p.value());
+  data_.assign("{\"type\":\"synced\",\"position\":").append(pos).push_back('}');
+  Notice(data_, pos);
 }
 
 void SseStream::OnData(std::string_view) {
@@ -137,7 +82,9 @@ void SseStream::OnData(std::string_view) {
   // dropped.
 }
 
-void SseStream::OnEof() { Unsubscribe(); }
+void SseStream::OnEof() {
+  if (sub_) sub_->Stop();
+}
 
 void SseStream::ArmTimer() {
   const StreamOptions& o = ctx_->options;
@@ -157,7 +104,7 @@ void SseStream::OnTimer() {
     // Last-Event-ID when it comes back.
     ++ctx_->stats.stalled_closed;
     closed_ = true;
-    Unsubscribe();
+    if (sub_) sub_->Stop();
     t_->Abort();
     return;
   }
@@ -172,17 +119,13 @@ void SseStream::OnWritten() {
   if (closed_) return;
   last_drain_ms_ = ctx_->now_ms();
   if (t_->pending_output_bytes() >= ctx_->options.output_limit / 2) return;
-  if (snapshotting_) {
-    ContinueSnapshot();
-  } else if (sub_ != 0) {
-    ctx_->hub->OnDrained(sub_);
-  }
+  if (sub_) sub_->OnDrained();
 }
 
 void SseStream::OnShutdown() {
   if (closed_) return;
   closed_ = true;
-  Unsubscribe();
+  if (sub_) sub_->Stop();
   // A reconnect hint: an EventSource reconnects after `retry`, and resumes
   // from its Last-Event-ID on the restarted server.
   scratch_.clear();
@@ -193,7 +136,7 @@ void SseStream::OnShutdown() {
 
 void SseStream::OnClose() {
   closed_ = true;
-  Unsubscribe();
+  if (sub_) sub_->Stop();
 }
 
 }  // namespace eventide::stream

@@ -17,10 +17,11 @@
 #define EVENTIDE_SRC_STREAM_SSE_STREAM_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "src/stream/stream.h"
+#include "src/stream/subscription.h"
 
 namespace eventide::stream {
 
@@ -30,7 +31,7 @@ struct SseRequest {
   ResumeId resume;
 };
 
-class SseStream final : public Stream, public Sink {
+class SseStream final : public Stream, public Notices {
  public:
   // REQUIRES: ctx and transport outlive the stream.
   SseStream(StreamContext* ctx, StreamTransport* transport, SseRequest request);
@@ -45,32 +46,24 @@ class SseStream final : public Stream, public Sink {
   void OnShutdown() override;
   void OnClose() override;
 
-  // Sink
-  void Send(const Frame& frame) override;
-  size_t pending_output_bytes() const override { return t_->pending_output_bytes(); }
-  void OnCatchUpFailed(uint64_t id, const Status& status) override;
+  // Notices
+  void OnReset(const Subscription& s, std::string_view reason, wal::Position head) override;
+  void OnRetained(const Subscription& s, const projection::Record& r) override;
+  void OnSynced(const Subscription& s, wal::Position p) override;
 
  private:
   void Notice(std::string_view json, std::string_view id = {});
-  void BeginSnapshot();
-  void ContinueSnapshot();
-  void Subscribe(wal::Position after);
-  void Unsubscribe();
   void ArmTimer();
 
   StreamContext* ctx_;
   StreamTransport* t_;
   SseRequest req_;
-  uint64_t sub_ = 0;  // hub subscription (0: none)
+  std::unique_ptr<Subscription> sub_;
   bool closed_ = false;
-  // The retained snapshot being sent (as the socket drains).
-  bool snapshotting_ = false;
-  std::vector<projection::RecordPtr> snapshot_;
-  size_t snapshot_next_ = 0;
-  wal::Position snapshot_position_;
   int64_t next_ping_ms_ = 0;
   int64_t last_drain_ms_ = 0;  // when output was last fully taken or progressed
   std::string scratch_;
+  std::string data_;
 };
 
 }  // namespace eventide::stream

@@ -1,0 +1,105 @@
+#include "src/stream/subscription.h"
+
+#include <utility>
+
+namespace eventide::stream {
+
+Subscription::Subscription(StreamContext* ctx, StreamTransport* transport, Notices* notices,
+                           Topic topic, std::string name, size_t format)
+    : ctx_(ctx),
+      t_(transport),
+      notices_(notices),
+      topic_(std::move(topic)),
+      name_(std::move(name)),
+      format_(format) {
+  ++ctx_->stats.subscriptions;
+}
+
+Subscription::~Subscription() {
+  Stop();
+  --ctx_->stats.subscriptions;
+}
+
+void Subscription::Start(const ResumeId& resume, bool want_retained) {
+  const wal::Position head = ctx_->hub->head();
+  StartPlan plan = PlanStart(resume, want_retained, head, ctx_->first_retained());
+  if (!plan.reset.empty()) {
+    ++ctx_->stats.resets;
+    notices_->OnReset(*this, plan.reset, head);
+  } else if (resume.kind == ResumeId::Kind::kPosition) {
+    ++ctx_->stats.resumes;
+  }
+  if (plan.replay) {
+    BeginSnapshot();
+  } else {
+    Follow(plan.after);
+  }
+}
+
+void Subscription::BeginSnapshot() {
+  // The snapshot and its position are taken in one loop step, so the live
+  // stream that follows from that position continues it exactly.
+  snapshot_position_ = ctx_->hub->head();
+  snapshot_ = RetainedRecords(*ctx_->projection, topic_);
+  snapshot_next_ = 0;
+  snapshotting_ = true;
+  ContinueSnapshot();
+}
+
+void Subscription::ContinueSnapshot() {
+  // Sent as the socket drains, so a large table costs one connection's
+  // output limit of memory, not the whole table's bytes.
+  while (snapshot_next_ < snapshot_.size() &&
+         t_->pending_output_bytes() < ctx_->options.output_limit) {
+    notices_->OnRetained(*this, *snapshot_[snapshot_next_++]);
+    ++ctx_->stats.retained_sent;
+  }
+  if (snapshot_next_ < snapshot_.size()) return;  // OnDrained continues
+  snapshotting_ = false;
+  snapshot_.clear();
+  snapshot_.shrink_to_fit();
+  notices_->OnSynced(*this, snapshot_position_);
+  Follow(snapshot_position_);
+}
+
+void Subscription::Follow(wal::Position after) {
+  if (stopped_) return;
+  if (hub_id_ != 0) ctx_->hub->Unsubscribe(hub_id_);
+  hub_id_ = ctx_->hub->Subscribe(topic_, format_, this, after);
+}
+
+void Subscription::Stop() {
+  stopped_ = true;
+  snapshotting_ = false;
+  snapshot_.clear();
+  if (hub_id_ == 0) return;
+  ctx_->hub->Unsubscribe(hub_id_);
+  hub_id_ = 0;
+}
+
+void Subscription::OnDrained() {
+  if (stopped_) return;
+  if (snapshotting_) {
+    ContinueSnapshot();
+  } else if (hub_id_ != 0) {
+    ctx_->hub->OnDrained(hub_id_);
+  }
+}
+
+void Subscription::Send(const Frame& frame) {
+  ++ctx_->stats.events_delivered;
+  t_->SendShared(frame);
+}
+
+void Subscription::OnCatchUpFailed(uint64_t, const Status& status) {
+  // Its position went out of the log while it caught up (retention), or the
+  // log could not be read: reset, and start again from the snapshot.
+  ctx_->hub->Unsubscribe(hub_id_);
+  hub_id_ = 0;
+  if (stopped_) return;
+  ++ctx_->stats.resets;
+  notices_->OnReset(*this, status.IsNotFound() ? "expired" : "unknown", ctx_->hub->head());
+  BeginSnapshot();
+}
+
+}  // namespace eventide::stream

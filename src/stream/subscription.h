@@ -1,0 +1,86 @@
+// One subscription of a stream (SPEC section 6, "Positions, resume and
+// retained replay"): the resume decision, the retained snapshot sent as the
+// connection drains, then a cursor in the hub. An SSE stream has one; a
+// WebSocket connection has one per topic it follows.
+//
+//   Start(resume, want_retained)
+//     ├─ position retained ─────────────▶ cursor at it (catches up, then live)
+//     ├─ expired / unknown / malformed ─▶ Reset notice, then as fresh
+//     └─ fresh ─ want_retained ─▶ Retained… Synced(P) ─▶ cursor at P
+//              └ otherwise ────────────────────────────▶ cursor at the head
+//
+// The dialect says the notices (Notices); the subscription decides when.
+// Loop thread only.
+#ifndef EVENTIDE_SRC_STREAM_SUBSCRIPTION_H_
+#define EVENTIDE_SRC_STREAM_SUBSCRIPTION_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/stream/stream.h"
+
+namespace eventide::stream {
+
+class Subscription;
+
+// How a dialect tells a subscriber about its subscription.
+class Notices {
+ public:
+  virtual ~Notices() = default;
+  // Its position is expired or unknown (or malformed): a fresh start follows.
+  virtual void OnReset(const Subscription& s, std::string_view reason, wal::Position head) = 0;
+  // One record of the retained snapshot.
+  virtual void OnRetained(const Subscription& s, const projection::Record& r) = 0;
+  // The snapshot is complete as of `p`; live events follow from after `p`.
+  virtual void OnSynced(const Subscription& s, wal::Position p) = 0;
+};
+
+class Subscription final : public Sink {
+ public:
+  // `name`: the topic as the client spells it ("Message", "Message/msg-1").
+  // `format`: the wire format of its events (formats.h). REQUIRES: ctx,
+  // transport and notices outlive the subscription.
+  Subscription(StreamContext* ctx, StreamTransport* transport, Notices* notices, Topic topic,
+               std::string name, size_t format);
+  ~Subscription() override;
+
+  // `want_retained`: a record topic, or a table topic asked with retained.
+  void Start(const ResumeId& resume, bool want_retained);
+  // The connection drained below half its output limit: the snapshot goes
+  // on, or the cursor catches up.
+  void OnDrained();
+  // Leaves the hub; nothing more is sent.
+  void Stop();
+
+  const Topic& topic() const { return topic_; }
+  const std::string& name() const { return name_; }
+
+  // Sink
+  void Send(const Frame& frame) override;
+  size_t pending_output_bytes() const override { return t_->pending_output_bytes(); }
+  void OnCatchUpFailed(uint64_t id, const Status& status) override;
+
+ private:
+  void BeginSnapshot();
+  void ContinueSnapshot();
+  void Follow(wal::Position after);
+
+  StreamContext* ctx_;
+  StreamTransport* t_;
+  Notices* notices_;
+  Topic topic_;
+  std::string name_;
+  size_t format_;
+  uint64_t hub_id_ = 0;  // 0: not in the hub
+  bool stopped_ = false;
+  bool snapshotting_ = false;
+  std::vector<projection::RecordPtr> snapshot_;
+  size_t snapshot_next_ = 0;
+  wal::Position snapshot_position_;
+};
+
+}  // namespace eventide::stream
+
+#endif  // EVENTIDE_SRC_STREAM_SUBSCRIPTION_H_
