@@ -95,7 +95,7 @@ class Server::HttpConnection final : public net::ConnectionHandler,
   ~HttpConnection() override = default;
 
   http::Session* session() { return &session_; }
-  bool streaming() const { return stream_ != nullptr; }
+  stream::Stream* stream() { return stream_.get(); }
   // The stream that takes over once its response head is sent. False when
   // one is waiting already (a second stream request pipelined on the same
   // connection is never answered: the first one keeps the connection).
@@ -247,9 +247,18 @@ Server::~Server() {
 
 int Server::port() const { return listener_ ? listener_->port() : 0; }
 
-http::Session* Server::FindSession(uint64_t id) const {
+http::Responder* Server::FindResponder(uint64_t id) const {
   auto it = sessions_.find(id);
-  return it == sessions_.end() ? nullptr : it->second->session();
+  if (it == sessions_.end()) return nullptr;
+  if (stream::Stream* st = it->second->stream()) return st->responder();
+  return it->second->session();
+}
+
+const config::App* Server::FindApp(std::string_view app_id) const {
+  for (const config::App& a : apps_) {
+    if (a.app_id == app_id) return &a;
+  }
+  return nullptr;
 }
 
 Status Server::Start() {
@@ -326,7 +335,7 @@ Status Server::Start() {
   uv_loop_init(&loop_);
   loop_open_ = true;
   rest_ = std::make_unique<rest::Service>(log_.get(), projection_.get(),
-                                          [this](uint64_t id) { return FindSession(id); });
+                                          [this](uint64_t id) { return FindResponder(id); });
   // Real-time: every durable entry is published to the cursors right after
   // the projection applied it, so a snapshot and the live stream agree.
   log_source_ = std::make_unique<PoolLogSource>(this);
@@ -438,26 +447,13 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   if (req.path.empty() || req.path[0] != '/' || !http::SplitPath(req.path, &seg)) {
     return RespondError(s, slot, 400, "bad_path", "the request path is not a valid URL path");
   }
-  if (req.upgrade) {
-    // The parser stops at an upgrade (the rest of the bytes would be another
-    // protocol), so the connection cannot go on as HTTP: answer and close.
-    ++metrics_.rejected_by_code["not_implemented"];
-    http::ResponseHead head;
-    head.status = 501;
-    head.close = true;
-    head.headers.push_back({"content-type", "application/json"});
-    return s->Respond(slot, head,
-                      http::ErrorBody("not_implemented", "WebSocket upgrades are not served yet"));
-  }
+  if (req.upgrade) return StartWebSocket(s, slot, req, seg);
   if (seg.size() == 1 && seg[0] == "healthz") return Healthz(s, slot, req);
   if (seg.size() == 1 && seg[0] == "metrics") return MetricsPage(s, slot, req);
   if (seg.empty()) {
     return RespondError(s, slot, 404, "not_found", "nothing here; apps are served at /{app_id}/");
   }
-  const config::App* app = nullptr;
-  for (const config::App& a : apps_) {
-    if (a.app_id == seg[0]) app = &a;
-  }
+  const config::App* app = FindApp(seg[0]);
   if (app == nullptr) {
     return RespondError(s, slot, 404, "unknown_app", "no app '" + seg[0] + "'");
   }
@@ -534,6 +530,159 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
   rest::Service::AddCors(app, req, &head.headers);
   s->StartStream(slot, head);
   return true;
+}
+
+void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+                            const std::vector<std::string>& seg) {
+  // The parser stops at an upgrade (what follows is another protocol), so
+  // a refused upgrade cannot go on as HTTP: every refusal closes.
+  auto refuse = [&](int status, std::string_view code, std::string_view message,
+                    bool version_header = false) {
+    ++metrics_.rejected_by_code[std::string(code)];
+    http::ResponseHead head;
+    head.status = status;
+    head.close = true;
+    head.headers.push_back({"content-type", "application/json"});
+    if (version_header) head.headers.push_back({"sec-websocket-version", "13"});
+    s->Respond(slot, head, http::ErrorBody(code, message));
+  };
+  const std::string* upgrade = req.FindHeader("upgrade");
+  std::string proto = upgrade ? *upgrade : "";
+  std::transform(proto.begin(), proto.end(), proto.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (proto.find("websocket") == std::string::npos) {
+    return refuse(501, "unsupported_upgrade", "only WebSocket upgrades are served");
+  }
+  if (req.method != "GET") {
+    return refuse(400, "bad_handshake", "a WebSocket handshake is a GET request");
+  }
+  const config::App* app = seg.empty() ? nullptr : FindApp(seg[0]);
+  if (app == nullptr) {
+    return refuse(404, "unknown_app", "no app '" + (seg.empty() ? "" : seg[0]) + "'");
+  }
+  const schema::Table* table =
+      seg.size() == 2 || seg.size() == 3 ? app->schema.FindByExportName(seg[1]) : nullptr;
+  if (table == nullptr) {
+    return refuse(404, "unknown_table",
+                  "WebSocket connects to /{app}/{table} or /{app}/{table}/{id}");
+  }
+  if (!table->exported || !table->ws || !app->ws) {
+    return refuse(404, "ws_disabled", "WebSocket is not enabled for table " + table->export_name);
+  }
+  const std::string* version = req.FindHeader("sec-websocket-version");
+  if (version == nullptr || *version != "13") {
+    return refuse(400, "bad_websocket_version",
+                  version == nullptr ? "Sec-WebSocket-Version is missing; this server speaks 13"
+                                     : "Sec-WebSocket-Version " + *version +
+                                           " is not supported; this server speaks 13",
+                  true);
+  }
+  const std::string* key = req.FindHeader("sec-websocket-key");
+  if (key == nullptr || !stream::ValidWebSocketKey(*key)) {
+    return refuse(400, "bad_websocket_key",
+                  key == nullptr ? "Sec-WebSocket-Key is missing"
+                                 : "Sec-WebSocket-Key must be 16 bytes in base64");
+  }
+  if (shutting_down_) return refuse(503, "shutting_down", "the server is shutting down");
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!http::ParseQuery(req.query, &params)) {
+    return refuse(400, "bad_query", "the query string is not valid");
+  }
+  stream::WsRequest wr;
+  wr.connection_id = s->id();
+  std::string topic_name = table->export_name;
+  if (seg.size() == 3) topic_name += "/" + seg[2];
+  std::string code, message;
+  if (!ResolveTopic(app->app_id, topic_name, &wr.own, &code, &message)) {
+    return refuse(404, code, message);
+  }
+  for (auto& [k, v] : params) {
+    if (k == "retained") wr.retained = stream::QueryFlag(v);
+    if (k == "lastEventId") wr.resume = stream::ParseResumeId(v);
+  }
+  auto it = sessions_.find(s->id());
+  if (it == sessions_.end()) return;
+  HttpConnection* conn = it->second;
+  if (!conn->SetPendingStream(std::make_unique<stream::WsStream>(&stream_ctx_, conn, this, wr))) {
+    return refuse(400, "stream_in_progress", "this connection already carries a stream");
+  }
+  http::ResponseHead head;
+  head.status = 101;
+  head.headers.push_back({"upgrade", "websocket"});
+  head.headers.push_back({"connection", "Upgrade"});
+  head.headers.push_back({"sec-websocket-accept", stream::WebSocketAccept(*key)});
+  s->StartStream(slot, head);
+}
+
+bool Server::ResolveTopic(const std::string& app_id, std::string_view name,
+                          stream::ResolvedTopic* out, std::string* code, std::string* message) {
+  const config::App* app = FindApp(app_id);
+  const size_t slash = name.find('/');
+  std::string_view table_name = name.substr(0, slash);
+  std::string_view id = slash == std::string_view::npos ? "" : name.substr(slash + 1);
+  if (app == nullptr || table_name.empty() || (slash != std::string_view::npos && id.empty())) {
+    *code = "invalid_topic";
+    *message = "a topic is \"Table\" or \"Table/id\"; got \"" + std::string(name) + "\"";
+    return false;
+  }
+  const schema::Table* t = app->schema.FindByExportName(table_name);
+  if (t == nullptr) {
+    *code = "unknown_table";
+    *message = "no table '" + std::string(table_name) + "' in app " + app->app_id;
+    return false;
+  }
+  if (!t->exported || !t->ws || !app->ws) {
+    *code = "ws_disabled";
+    *message = "WebSocket is not enabled for table " + t->export_name;
+    return false;
+  }
+  out->topic = stream::Topic{app->app_id, t->name, std::string(id)};
+  out->name = t->export_name;
+  if (!id.empty()) out->name.append("/").append(id);
+  out->primary_key = t->fields[t->primary_key].name;
+  return true;
+}
+
+// The app and table a WebSocket write goes to; false (answered) when the
+// write cannot be taken.
+bool Server::WritableTable(http::Responder* r, uint64_t slot, const stream::Topic& topic,
+                           const config::App** app, const schema::Table** table) {
+  *app = FindApp(topic.app);
+  *table = *app ? (*app)->schema.FindByName(topic.table) : nullptr;
+  http::ResponseHead head;
+  head.status = *table == nullptr ? 404 : 503;
+  if (*table == nullptr) {
+    r->Respond(slot, head, http::ErrorBody("unknown_table", "no table " + topic.table));
+  } else if (shutting_down_) {
+    r->Respond(slot, head, http::ErrorBody("shutting_down", "the server is shutting down"));
+  } else {
+    return true;
+  }
+  return false;
+}
+
+void Server::Write(http::Responder* r, uint64_t slot, std::string_view method,
+                   const stream::Topic& topic, const std::string& id, std::string body) {
+  const config::App* app;
+  const schema::Table* table;
+  if (!WritableTable(r, slot, topic, &app, &table)) return;
+  http::Request req;
+  req.method = std::string(method);
+  req.body = std::move(body);
+  std::vector<std::string> seg{app->app_id, table->export_name};
+  if (!id.empty()) seg.push_back(id);
+  req.path = "/" + app->app_id + "/" + table->export_name + (id.empty() ? "" : "/" + id);
+  rest_->Handle(r, slot, req, *app, *table, seg);
+}
+
+void Server::Publish(http::Responder* r, uint64_t slot, const stream::Topic& topic,
+                     std::string data_json) {
+  const config::App* app;
+  const schema::Table* table;
+  if (!WritableTable(r, slot, topic, &app, &table)) return;
+  http::Request req;
+  req.method = "POST";
+  rest_->Publish(r, slot, req, *app, *table, topic.id, std::move(data_json));
 }
 
 void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
@@ -646,6 +795,38 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
             ls.batches);
   line("eventide_log_bytes_written_total", "counter", "Bytes the log has written.",
        ls.bytes_written);
+  // Real-time (SPEC section 10): subscribers by dialect, deliveries, cursor
+  // lag, slow-consumer catch-ups, resets.
+  const stream::StreamStats& ss = stream_ctx_.stats;
+  m += "# HELP eventide_subscribers Open streams, by dialect.\n"
+       "# TYPE eventide_subscribers gauge\n";
+  m += "eventide_subscribers{dialect=\"sse\"} " + std::to_string(ss.sse_streams) + "\n";
+  m += "eventide_subscribers{dialect=\"ws\"} " + std::to_string(ss.ws_connections) + "\n";
+  line("eventide_subscriptions", "gauge", "Open subscriptions (topics followed).",
+       ss.subscriptions);
+  line("eventide_events_delivered_total", "counter", "Event frames sent to subscribers.",
+       ss.events_delivered);
+  line("eventide_retained_sent_total", "counter", "Retained records sent on connect.",
+       ss.retained_sent);
+  line("eventide_stream_resumes_total", "counter", "Subscriptions resumed from a position.",
+       ss.resumes);
+  line("eventide_stream_resets_total", "counter",
+       "Reset notices (expired, unknown or malformed positions).", ss.resets);
+  line("eventide_stream_catch_ups_total", "counter",
+       "Log reads for subscribers behind the head (resumes and slow consumers).",
+       hub_->catch_ups());
+  const stream::Hub::Lag lag = hub_->lag();
+  line("eventide_cursors_behind", "gauge", "Subscribers catching up from the log.", lag.behind);
+  line("eventide_cursor_lag_max_entries", "gauge", "Entries between the head and the last cursor.",
+       lag.max_entries);
+  line("eventide_stream_stalled_closed_total", "counter",
+       "Streams closed after stall_timeout without reading.", ss.stalled_closed);
+  line("eventide_ws_pong_timeouts_total", "counter", "WebSocket connections closed without a Pong.",
+       ss.ws_pong_timeouts);
+  line("eventide_ws_protocol_closes_total", "counter",
+       "WebSocket connections closed 1002, 1003, 1007 or 1009.", ss.ws_protocol_closes);
+  line("eventide_ws_client_errors_total", "counter",
+       "WebSocket client messages answered with an error.", ss.ws_client_errors);
   // Error answers by code: the server's own and the REST service's.
   std::map<std::string, uint64_t> rejected = metrics_.rejected_by_code;
   for (auto& [code, n] : rs.rejected_by_code) rejected[code] += n;

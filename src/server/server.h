@@ -24,11 +24,12 @@
 #include "src/rest/service.h"
 #include "src/stream/hub.h"
 #include "src/stream/stream.h"
+#include "src/stream/ws_stream.h"
 #include "wal/log.h"
 
 namespace eventide::server {
 
-class Server final : public http::RequestHandler {
+class Server final : public http::RequestHandler, public stream::WsHost {
  public:
   explicit Server(config::Server options);
   ~Server() override;
@@ -43,7 +44,17 @@ class Server final : public http::RequestHandler {
 
   void OnRequest(http::Session* session, uint64_t slot, http::Request& request) override;
 
-  http::Session* FindSession(uint64_t id) const;
+  // What answers requests of connection `id`: its HTTP session, or the
+  // WebSocket stream that took it over. nullptr when it is gone.
+  http::Responder* FindResponder(uint64_t id) const;
+
+  // stream::WsHost
+  bool ResolveTopic(const std::string& app, std::string_view name, stream::ResolvedTopic* out,
+                    std::string* code, std::string* message) override;
+  void Write(http::Responder* responder, uint64_t slot, std::string_view method,
+             const stream::Topic& table, const std::string& id, std::string body) override;
+  void Publish(http::Responder* responder, uint64_t slot, const stream::Topic& topic,
+               std::string data_json) override;
 
  private:
   class HttpConnection;
@@ -64,6 +75,13 @@ class Server final : public http::RequestHandler {
   bool MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
                      const config::App& app, const schema::Table& table,
                      const std::vector<std::string>& segments);
+  // A WebSocket upgrade (RFC 6455 section 4.2): the handshake's checks, then
+  // 101 and a WsStream. Every refusal closes the connection.
+  void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+                      const std::vector<std::string>& segments);
+  const config::App* FindApp(std::string_view app_id) const;
+  bool WritableTable(http::Responder* r, uint64_t slot, const stream::Topic& topic,
+                     const config::App** app, const schema::Table** table);
   void Healthz(http::Session* s, uint64_t slot, const http::Request& req);
   void MetricsPage(http::Session* s, uint64_t slot, const http::Request& req);
   void RespondError(http::Session* s, uint64_t slot, int status, std::string_view code,

@@ -1,5 +1,6 @@
 #include "src/stream/hub.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace eventide::stream {
@@ -38,6 +39,15 @@ void Hub::Unsubscribe(uint64_t id) { subs_.erase(id); }
 wal::Position Hub::cursor(uint64_t id) const {
   auto it = subs_.find(id);
   return it == subs_.end() ? wal::Position() : it->second.cursor;
+}
+
+Hub::Lag Hub::lag() const {
+  Lag l;
+  for (const auto& [id, s] : subs_) {
+    if (!s.live) ++l.behind;
+    l.max_entries = std::max(l.max_entries, head_.value() - s.cursor.value());
+  }
+  return l;
 }
 
 bool Hub::live(uint64_t id) const {

@@ -106,6 +106,13 @@ class Hub {
   bool live(uint64_t id) const;
   size_t subscribers() const { return subs_.size(); }
   uint64_t catch_ups() const { return catch_ups_; }
+  // How far cursors trail the head (for /metrics): subscribers not live,
+  // and the largest head - cursor. O(subscribers).
+  struct Lag {
+    uint64_t behind = 0;
+    uint64_t max_entries = 0;
+  };
+  Lag lag() const;
 
   // Called with a subscriber whose catch-up failed (its position is no
   // longer retained, or the log could not be read), before its sink's

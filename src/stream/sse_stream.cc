@@ -35,7 +35,7 @@ SseStream::~SseStream() {
 
 void SseStream::Start(std::string_view) {
   const int64_t now = ctx_->now_ms();
-  last_drain_ms_ = now;
+  stall_.Progress(now);
   next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
   ArmTimer();
 
@@ -97,9 +97,7 @@ void SseStream::ArmTimer() {
 void SseStream::OnTimer() {
   if (closed_) return;
   const int64_t now = ctx_->now_ms();
-  if (t_->pending_output_bytes() == 0) {
-    last_drain_ms_ = now;
-  } else if (now - last_drain_ms_ >= static_cast<int64_t>(ctx_->options.stall_timeout_ms)) {
+  if (stall_.Stalled(now, t_->pending_output_bytes(), ctx_->options.stall_timeout_ms)) {
     // It read nothing for stall_timeout: drop it. It resumes from its
     // Last-Event-ID when it comes back.
     ++ctx_->stats.stalled_closed;
@@ -117,7 +115,7 @@ void SseStream::OnTimer() {
 
 void SseStream::OnWritten() {
   if (closed_) return;
-  last_drain_ms_ = ctx_->now_ms();
+  stall_.Progress(ctx_->now_ms());
   if (t_->pending_output_bytes() >= ctx_->options.output_limit / 2) return;
   if (sub_) sub_->OnDrained();
 }

@@ -61,7 +61,7 @@ class SseStream final : public Stream, public Notices {
   std::unique_ptr<Subscription> sub_;
   bool closed_ = false;
   int64_t next_ping_ms_ = 0;
-  int64_t last_drain_ms_ = 0;  // when output was last fully taken or progressed
+  StallWatch stall_;
   std::string scratch_;
   std::string data_;
 };

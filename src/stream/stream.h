@@ -19,6 +19,10 @@
 #include "src/stream/resume.h"
 #include "wal/position.h"
 
+namespace eventide::http {
+class Responder;
+}
+
 namespace eventide::stream {
 
 // The connection under a stream (the server's TCP or TLS connection).
@@ -36,6 +40,10 @@ class StreamTransport {
   virtual void Abort() = 0;
   // The connection's single timer: fires the stream's OnTimer. 0 cancels.
   virtual void SetTimer(uint64_t timeout_ms) = 0;
+  // Back-pressure on a client that sends faster than its writes are made
+  // durable (WebSocket writes).
+  virtual void PauseReading() = 0;
+  virtual void ResumeReading() = 0;
 };
 
 struct StreamOptions {
@@ -91,6 +99,27 @@ class Stream {
   virtual void OnShutdown() = 0;
   // The connection is gone; the stream is destroyed next.
   virtual void OnClose() = 0;
+  // What answers the requests this stream makes (WebSocket writes), if any.
+  virtual http::Responder* responder() { return nullptr; }
+};
+
+// Notices a client that reads nothing: output waiting, and none of it taken
+// for stall_timeout (SPEC section 6, "Slow consumers").
+class StallWatch {
+ public:
+  // Output was taken (some or all).
+  void Progress(int64_t now_ms) { last_progress_ms_ = now_ms; }
+  // On a timer tick: true when the client has stalled.
+  bool Stalled(int64_t now_ms, size_t pending_output_bytes, uint64_t stall_timeout_ms) {
+    if (pending_output_bytes == 0) {
+      last_progress_ms_ = now_ms;
+      return false;
+    }
+    return now_ms - last_progress_ms_ >= static_cast<int64_t>(stall_timeout_ms);
+  }
+
+ private:
+  int64_t last_progress_ms_ = 0;
 };
 
 // How a subscription starts, from what the client presented.

@@ -286,15 +286,14 @@ TEST_F(ServerTest, OversizeHeadersAndBodies) {
   EXPECT_EQ(ErrorCode(r), "body_too_large");
 }
 
-TEST_F(ServerTest, AnUpgradeIsRefusedAndTheConnectionCloses) {
+TEST_F(ServerTest, AnUpgradeToAnotherProtocolIsRefusedAndTheConnectionCloses) {
   Client c(server_.port());
   ASSERT_TRUE(c.SendRaw("GET " + kMsg +
                         " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
-                        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+                        "Upgrade: h2c\r\n\r\n"));
   HttpResponse r = c.Read();
   EXPECT_EQ(r.status, 501);
-  EXPECT_EQ(ErrorCode(r), "not_implemented");
+  EXPECT_EQ(ErrorCode(r), "unsupported_upgrade");
   EXPECT_TRUE(c.ClosedByPeer());
 }
 
