@@ -16,7 +16,12 @@ packages=(
   libcli11-dev                      # command-line parsing
   libgtest-dev libgmock-dev         # unit tests
   libbenchmark-dev                  # micro-benchmarks
+  chromium                          # real-browser tests (driven by playwright-core from npm)
 )
+# Node.js and npm run the conformance suite and the real-client tests; a Node
+# already on PATH (from any source) is used as it is.
+if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
