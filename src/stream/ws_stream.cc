@@ -165,6 +165,7 @@ void WsStream::OnData(std::string_view data) {
     return;
   }
   Pump();
+  if (!closed_) UpdateReading();
 }
 
 void WsStream::Pump() {
@@ -361,9 +362,23 @@ void WsStream::HandleText(std::string_view text) {
       host_->Write(this, slot, method, rt.topic, id, std::move(body));
     }
   }
-  if (pending_.size() >= kMaxPendingWrites && !reading_paused_) {
+  UpdateReading();
+}
+
+void WsStream::UpdateReading() {
+  // A client is read only while its writes in flight and its unread output
+  // are bounded: one that sends without reading (pings, bad messages) stops
+  // being read instead of growing the server's memory.
+  const size_t out = t_->pending_output_bytes();
+  const bool pause = pending_.size() >= kMaxPendingWrites || out > ctx_->options.output_limit;
+  const bool resume =
+      pending_.size() < kMaxPendingWrites / 2 && out < ctx_->options.output_limit / 2;
+  if (pause && !reading_paused_) {
     reading_paused_ = true;
     t_->PauseReading();
+  } else if (reading_paused_ && resume) {
+    reading_paused_ = false;
+    t_->ResumeReading();
   }
 }
 
@@ -372,10 +387,7 @@ void WsStream::Respond(uint64_t slot, const http::ResponseHead& head, std::strin
   if (it == pending_.end()) return;
   PendingWrite w = std::move(it->second);
   pending_.erase(it);
-  if (reading_paused_ && pending_.size() < kMaxPendingWrites / 2) {
-    reading_paused_ = false;
-    t_->ResumeReading();
-  }
+  UpdateReading();
   if (head.status >= 400) {
     // The REST error body: {"error":{"code":…,"message":…[,"field":…]}}.
     rapidjson::Document d;
@@ -542,6 +554,7 @@ void WsStream::OnTimer() {
 void WsStream::OnWritten() {
   if (closed_) return;
   stall_.Progress(ctx_->now_ms());
+  UpdateReading();
   if (t_->pending_output_bytes() >= ctx_->options.output_limit / 2) return;
   for (auto& [name, sub] : subs_) sub->OnDrained();
 }

@@ -125,6 +125,9 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   // Writes what wslay queued and ends the connection when wslay is done.
   void Pump();
   void ArmTimer();
+  // Pauses or resumes reading the client by its writes in flight and its
+  // unread output.
+  void UpdateReading();
 
   StreamContext* ctx_;
   StreamTransport* t_;
@@ -134,7 +137,7 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   std::map<std::string, std::unique_ptr<Subscription>> subs_;  // by canonical name
   std::unordered_map<uint64_t, PendingWrite> pending_;         // by slot
   uint64_t next_slot_ = 1;
-  bool reading_paused_ = false;
+  bool reading_paused_ = false;  // too many writes in flight, or too much unread output
   bool closing_ = false;  // a Close was queued by us
   bool closed_ = false;   // the connection is ending; nothing more is sent
   bool protocol_close_counted_ = false;

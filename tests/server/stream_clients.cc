@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <random>
 
 namespace eventide::testing {
@@ -43,6 +44,22 @@ bool RawSocket::Send(std::string_view bytes) {
     done += static_cast<size_t>(n);
   }
   return true;
+}
+
+size_t RawSocket::SendUntilBlocked(std::string_view chunk, size_t max_bytes, milliseconds stall) {
+  size_t sent = 0, off = 0;
+  while (sent < max_bytes) {
+    ssize_t n = ::send(fd_, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      off = (off + static_cast<size_t>(n)) % chunk.size();
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    struct pollfd pfd = {fd_, POLLOUT, 0};
+    if (::poll(&pfd, 1, static_cast<int>(stall.count())) <= 0) break;
+  }
+  return sent;
 }
 
 int RawSocket::ReadMore(milliseconds timeout) {

@@ -32,6 +32,9 @@ class RawSocket {
 
   bool connected() const { return fd_ >= 0; }
   bool Send(std::string_view bytes);
+  // Sends `chunk` again and again until `max_bytes` went out, or the peer
+  // took nothing for `stall` (it stopped reading). Returns the bytes sent.
+  size_t SendUntilBlocked(std::string_view chunk, size_t max_bytes, milliseconds stall);
   // Reads what is available into buffer() (waits up to `timeout`): >0 bytes
   // read, 0 on timeout, -1 at EOF or error.
   int ReadMore(milliseconds timeout);

@@ -673,6 +673,25 @@ TEST(StreamConfigTest, WsOversizeMessagesClose1009AndLimitsApply) {
   }
 }
 
+TEST(StreamSlowTest, AWebSocketClientThatSendsWithoutReadingIsNoLongerRead) {
+  ServerProcess server;
+  server.WriteFile("server.yaml", "limits:\n  output_bytes: 16KiB\n");
+  ASSERT_GT(server.Start({"--config", server.dir() + "/server.yaml"}), 0) << server.log();
+  WsConn ws(server.port(), kMsg);
+  ASSERT_TRUE(ws.upgraded());
+  // One masked {"action":"ping"} frame (mask 0), sent over and over: each
+  // earns a {"type":"pong"} the client never reads.
+  std::string frame = "\x81\x91";
+  frame.append(4, '\0');
+  frame += R"({"action":"ping"})";
+  const size_t sent = ws.socket().SendUntilBlocked(frame, 64 << 20, std::chrono::seconds(1));
+  // The server stopped reading once its unsent output passed the limit; what
+  // went out is what the kernel buffers hold, not the 64 MiB offered.
+  EXPECT_LT(sent, size_t{16} << 20);
+  HttpResponse health = server.Call("GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+}
+
 TEST(StreamConfigTest, WsPingsAndClosesAClientThatNeverPongs) {
   ServerProcess server;
   server.WriteFile("server.yaml", "streams:\n  ws_ping_ms: 100\n  ws_pong_timeout_ms: 400\n");
