@@ -912,6 +912,9 @@ void Server::MaybeCheckpoint() {
           LogLine(LogLevel::kError, "checkpoint failed", {{"error", work->status.ToString()}});
         }
         delete work;
+        // Writes that crossed a threshold while this one ran get theirs now,
+        // not only when the next write comes.
+        if (!self->shutting_down_) self->MaybeCheckpoint();
         self->MaybeFinishShutdown();
       });
 }
