@@ -30,6 +30,9 @@ if (!args.bin || !args.apps) {
   process.exit(2);
 }
 
+// The TLS scenario's server has a self-signed certificate (--tls auto).
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TABLE = '/realtime-demo/message';
 
@@ -46,17 +49,18 @@ function freePort() {
 
 // One eventide process on a fixed port and data directory, restartable.
 class Server {
-  constructor(dir, port) {
+  constructor(dir, port, tls) {
     this.dir = dir;
     this.port = port;
-    this.base = `http://127.0.0.1:${port}`;
+    this.tls = tls;
+    this.base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     this.proc = null;
     this.log = '';
   }
   async start() {
     this.proc = spawn(args.bin, [
       'serve', '--apps', join(this.dir, 'apps'), '--data', join(this.dir, 'data'),
-      '--listen', `127.0.0.1:${this.port}`, '--tls', 'off', '--fsync', 'always',
+      '--listen', `127.0.0.1:${this.port}`, '--tls', this.tls ? 'auto' : 'off', '--fsync', 'always',
       '--config', join(this.dir, 'server.yaml'),
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise((r) => this.proc.once('exit', r));
@@ -145,13 +149,13 @@ async function waitFor(pred, ms, what) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function withServer(fn) {
+async function withServer(fn, { tls = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'eventide-clients-'));
   cpSync(args.apps, join(dir, 'apps'), { recursive: true });
   mkdirSync(join(dir, 'data'));
   // A short retry so reconnects are quick; a short ping so heartbeats show.
   writeFileSync(join(dir, 'server.yaml'), 'streams:\n  sse_retry_ms: 300\n  sse_ping_ms: 1000\n');
-  const server = new Server(dir, await freePort());
+  const server = new Server(dir, await freePort(), tls);
   try {
     await server.start();
     return await fn(server, dir);
@@ -205,34 +209,10 @@ const scenarios = {
 
   // Node's `ws` package: the client reconnects and resumes with the last
   // "seq" it saw, as docs/STREAMS.md tells a WebSocket client to.
-  'node-ws': () => withServer(async (server) => {
-    const got = [];
-    let ws;
-    let closing = false;
-    let lastSeq = 0;
-    const connect = (s) => new Promise((resolve) => {
-      const url = s.base.replace('http', 'ws') + TABLE + (lastSeq ? `?lastEventId=${lastSeq}` : '');
-      ws = new WebSocket(url);
-      ws.on('message', (data) => {
-        const m = JSON.parse(data.toString());
-        if (m.type === 'subscribed') resolve();
-        if (m.message_type === 'Update') {
-          got.push({ id: m.id, position: m.seq });
-          lastSeq = m.seq;
-        }
-      });
-      ws.on('error', () => {});
-      ws.on('close', () => {
-        if (!closing) setTimeout(() => connect(s).catch(() => {}), 300);
-      });
-    });
-    const problems = await killRestartScenario(server, {
-      open: connect,
-      received: () => got,
-      close: () => { closing = true; ws.close(); },
-    }, 'ws');
-    return problems;
-  }),
+  'node-ws': () => withServer((server) => wsScenario(server, 'ws')),
+
+  // The same over TLS (wss://, the self-signed certificate of --tls auto).
+  'node-wss': () => withServer((server) => wsScenario(server, 'wss'), { tls: true }),
 
   // Chromium's own EventSource in a page served by Eventide (same origin).
   'chromium-eventsource': () => inChromium(`
@@ -262,6 +242,34 @@ const scenarios = {
     }
     connect();`, 'cw'),
 };
+
+async function wsScenario(server, prefix) {
+  const got = [];
+  let ws;
+  let closing = false;
+  let lastSeq = 0;
+  const connect = (s) => new Promise((resolve) => {
+    const url = s.base.replace('http', 'ws') + TABLE + (lastSeq ? `?lastEventId=${lastSeq}` : '');
+    ws = new WebSocket(url, { rejectUnauthorized: false });
+    ws.on('message', (data) => {
+      const m = JSON.parse(data.toString());
+      if (m.type === 'subscribed') resolve();
+      if (m.message_type === 'Update') {
+        got.push({ id: m.id, position: m.seq });
+        lastSeq = m.seq;
+      }
+    });
+    ws.on('error', () => {});
+    ws.on('close', () => {
+      if (!closing) setTimeout(() => connect(s).catch(() => {}), 300);
+    });
+  });
+  return killRestartScenario(server, {
+    open: connect,
+    received: () => got,
+    close: () => { closing = true; ws.close(); },
+  }, prefix);
+}
 
 // Serves a page running `script` from Eventide itself (same origin) and runs
 // the kill -9 scenario with Chromium as the client. The page fills
