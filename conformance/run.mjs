@@ -55,6 +55,7 @@ let idCounter = 0;
 // What every check gets. Names stay short because checks use them a lot.
 function makeContext({ track }) {
   const streams = [];
+  const sockets = [];
   const ctx = {
     ...opts,
     run,
@@ -80,14 +81,19 @@ function makeContext({ track }) {
     },
     async ws(path, o = {}) {
       const c = track(await WsClient.connect(opts.base, path, o));
+      sockets.push(c);
       if (o.expectStatus !== null && c.status !== (o.expectStatus ?? 101)) {
         throw new Error(`WS ${path}: status ${c.status}, want ${o.expectStatus ?? 101}: ${c.body ?? ''}`);
       }
       return c;
     },
     // Run after a check's body succeeds: the SSE framing rules held on every
-    // stream it opened (see lib/sse.mjs).
+    // stream it opened (see lib/sse.mjs), and the server's WebSocket frames
+    // were well formed (unmasked, RSV clear, control frames short and whole).
     verify() {
+      for (const c of sockets) {
+        if (c.errors.length) throw new Error(`server WebSocket frames: ${c.errors.join('; ')}`);
+      }
       for (const s of streams) {
         if (s.violations.length) {
           const e = new Error(`SSE framing: ${s.violations.join('; ')}`);

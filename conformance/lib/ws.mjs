@@ -222,6 +222,19 @@ export class WsClient {
     }
   }
 
+  // Waits for any message (read or not) matching `pred`, without moving the
+  // cursor: for replies whose order relative to others is not specified.
+  async find(pred, timeoutMs = 2000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.messages.find(pred);
+      if (m) return m;
+      if (this.closedTcp) throw new Error('connection closed');
+      if (Date.now() >= deadline) throw new Error(`no matching message within ${timeoutMs} ms`);
+      await this._waitChange(deadline);
+    }
+  }
+
   // Waits for the server's Close frame (skipping anything before it).
   async waitClose(timeoutMs = 2000) {
     const deadline = Date.now() + timeoutMs;
