@@ -49,7 +49,7 @@ export class SseStream {
 
   // Opens `path` (with its query) on `base`. Resolves once the response head
   // has arrived; the body is read from then on.
-  static open(base, path, { headers = {}, timeoutMs = 3000 } = {}) {
+  static open(base, path, { headers = {}, timeoutMs = 3000, method = 'GET', body } = {}) {
     const s = new SseStream();
     const { host, port, prefix } = hostPort(base);
     return new Promise((resolve, reject) => {
@@ -59,9 +59,10 @@ export class SseStream {
       let haveHead = false;
       const timer = setTimeout(() => { sock.destroy(); reject(new Error(`SSE ${path}: no response head in ${timeoutMs} ms`)); }, timeoutMs);
       sock.on('connect', () => {
-        let req = `GET ${prefix}${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n`;
+        let req = `${method} ${prefix}${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n`;
         for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
-        sock.write(req + '\r\n');
+        if (body !== undefined) req += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+        sock.write(req + '\r\n' + (body ?? ''));
       });
       sock.on('data', (d) => {
         if (haveHead) { s._feedBody(d); return; }
