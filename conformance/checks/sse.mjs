@@ -221,6 +221,61 @@ export function addSseChecks(suite) {
     });
   }
 
+  suite.add('sse.resume.reconnect-like-eventsource', POS, async (ctx) => {
+    // An EventSource reads some events, loses the connection, and comes back
+    // with the last id it processed: it must get exactly what it missed.
+    const ids = [ctx.newId(), ctx.newId()];
+    const first = await ctx.sse(`${ctx.tablePath}?stream=sse&retained=true`);
+    await readPreamble(first);
+    const w = [];
+    for (let i = 0; i < 5; i++) w.push(await ctx.rest.put(ids[i % 2], ctx.body(ids[i % 2], { title: `v${i}` })));
+    await first.next();
+    const seen = await first.next();
+    expectSseEvent(seen, { name: 'update', position: w[1].position, data: w[1].json() }, 'second event before the drop');
+    first.close();
+    for (let i = 5; i < 8; i++) w.push(await ctx.rest.put(ids[i % 2], ctx.body(ids[i % 2], { title: `v${i}` })));
+    const again = await ctx.sse(`${ctx.tablePath}?stream=sse&retained=true`, { headers: { 'Last-Event-ID': seen.lastEventId } });
+    await expectConnected(again);
+    for (let i = 2; i < 8; i++) {
+      const ev = await again.next();
+      assert(ev.type !== 'message', `a notice on a resumed subscription (retained=true does not apply when resuming): ${describe(ev)}`);
+      expectSseEvent(ev, { name: 'update', position: w[i].position, data: w[i].json() }, `missed write ${i}`);
+    }
+    eq((await again.drain(100)).map(describe), [], 'events after the missed ones');
+  });
+
+  suite.add('sse.resume.record-topic', POS, async (ctx) => {
+    const a = ctx.newId('a');
+    const b = ctx.newId('b');
+    const w0 = await ctx.rest.create(ctx.body(a));
+    await ctx.rest.create(ctx.body(b));
+    const wa1 = await ctx.rest.patch(a, { title: 'a1' });
+    await ctx.rest.patch(b, { title: 'b1' });
+    const wa2 = await ctx.rest.del(a);
+    await ctx.rest.del(b);
+    const s = await ctx.sse(`${ctx.recordPath(a)}?stream=sse`, { headers: { 'Last-Event-ID': String(w0.position) } });
+    await expectConnected(s);
+    expectSseEvent(await s.next(), { name: 'update', position: wa1.position, data: wa1.json() }, 'its update');
+    expectSseEvent(await s.next(), { name: 'delete', position: wa2.position, raw: JSON.stringify({ id: a }) }, 'its delete');
+    const wa3 = await ctx.rest.create(ctx.body(a, { title: 'reborn' }));
+    expectSseEvent(await s.next(), { name: 'update', position: wa3.position, data: wa3.json() }, 'created again, live');
+    eq((await s.drain(100)).map(describe), [], 'events of the other record');
+  });
+
+  suite.add('sse.topics.case-and-encoded-ids', TOP, async (ctx) => {
+    const id = `${ctx.newId('x')} é ü?#`; // an encoded '/' is refused (docs/HTTP.md bad_path)
+    const w = await ctx.rest.put(id, ctx.body(id));
+    eq(w.json().id, id, 'PUT with an encoded id');
+    const upper = await ctx.sse(`/${ctx.app}/${ctx.table.toUpperCase()}/${encodeURIComponent(id)}?stream=sse`);
+    const p = await readPreamble(upper);
+    eq(p.retained.map((r) => [r.id, r.data]), [[id, w.json()]], 'retained record through an upper-case table name and an encoded id');
+    const t = await ctx.sse(`/${ctx.app}/${ctx.table.toUpperCase()}?stream=sse`);
+    await expectConnected(t);
+    const w2 = await ctx.rest.patch(id, { title: 'encoded' });
+    expectSseEvent(await upper.next(), { name: 'update', position: w2.position, data: w2.json() }, 'record stream');
+    expectSseEvent(await t.next(), { name: 'update', position: w2.position, data: w2.json() }, 'upper-case table stream');
+  });
+
   suite.add('sse.resume.header-wins-over-query', POS, async (ctx) => {
     const id = ctx.newId();
     const w1 = await ctx.rest.create(ctx.body(id));
@@ -289,6 +344,29 @@ export function addSseChecks(suite) {
     });
   }
 
+  // As ws.subscribe.empty-lastEventId: accepted either way, reported.
+  suite.add('sse.resume.empty-last-event-id', POS, async (ctx) => {
+    const id = ctx.newId();
+    await ctx.rest.create(ctx.body(id));
+    const seen = [];
+    for (const [how, path, headers] of [
+      ['header ""', `${ctx.recordPath(id)}?stream=sse`, { 'Last-Event-ID': '' }],
+      ['query ""', `${ctx.recordPath(id)}?stream=sse&lastEventId=`, {}],
+      ['query " "', `${ctx.recordPath(id)}?stream=sse&lastEventId=%20`, {}],
+    ]) {
+      const s = await ctx.sse(path, { headers });
+      await expectConnected(s);
+      const ev = await s.next();
+      s.cursor = 0;  // read it again, from connected
+      const reset = ev.json?.type === 'reset';
+      const p = await readPreamble(s, reset ? { reset: ['unknown'] } : {});
+      eq(p.retained.map((r) => r.id), [id], `retained for ${how}`);
+      seen.push(`${how}: ${reset ? 'reset' : 'treated as absent'}`);
+      s.close();
+    }
+    return `${seen.join('; ')} — STREAMS.md does not say`;
+  });
+
   suite.add('sse.reset.malformed-query-on-record', POS, async (ctx) => {
     const id = ctx.newId();
     const c = await ctx.rest.create(ctx.body(id));
@@ -325,7 +403,7 @@ export function addSseChecks(suite) {
   suite.add('sse.ping', SSE, async (ctx) => {
     if (!ctx.pingMs) throw new Skip('pass --ping-ms N when the server runs with streams.sse_ping_ms: N');
     const id = ctx.newId();
-    const w = await ctx.rest.create(ctx.body(id));
+    await ctx.rest.create(ctx.body(id));
     const s = await ctx.sse(`${ctx.recordPath(id)}?stream=sse`);
     const p = await readPreamble(s);
     await sleep(ctx.pingMs * 3 + 150);
@@ -336,7 +414,6 @@ export function addSseChecks(suite) {
       eq(e.lastEventId, String(p.synced.position), 'Last-Event-ID after a ping');
     }
     eq(s.events.filter((e) => e.type !== 'ping').length, 3, 'only pings after synced');
-    void w;
     return `${pings.length} pings`;
   }, { timeoutMs: 10000 });
 

@@ -175,6 +175,48 @@ export function addWsChecks(suite) {
     eq(await c.drainJson(150), [], 'duplicates after starting over');
   });
 
+  suite.add('ws.subscribe.malformed-numbers', ACT, async (ctx) => {
+    const id = ctx.newId();
+    const w = await ctx.rest.create(ctx.body(id));
+    const c = await open(ctx, `/${ctx.app}/${ctx.table.toUpperCase()}`, ctx.table);
+    const topic = `${ctx.table}/${id}`;
+    for (const bad of [-1, 1.5, 1e30, '18446744073709551616', 'abc']) {
+      c.send({ action: 'subscribe', topic, lastEventId: bad, ref: 'm' });
+      const first = await c.nextJson();
+      if (first.type === 'error') {
+        includes(first, { code: 'invalid_message', action: 'subscribe', ref: 'm' }, `lastEventId ${JSON.stringify(bad)}`);
+        continue;
+      }
+      eq(first, { type: 'subscribed', topic, ref: 'm' }, `subscribed with lastEventId ${JSON.stringify(bad)}`);
+      includes(await c.nextJson(), { message_type: 'Reset', topic }, `Reset for ${JSON.stringify(bad)}`);
+      eq(await c.nextJson(), { message_type: 'Retained', data: w.json(), id, topic }, `Retained after Reset for ${JSON.stringify(bad)}`);
+      eq(await c.nextJson(), { message_type: 'Synced', seq: w.position, topic }, `Synced after Reset for ${JSON.stringify(bad)}`);
+    }
+  });
+
+  // STREAMS.md does not say what an empty lastEventId is: literally "anything
+  // else" resets, but an EventSource never sends an empty one and the server
+  // treats it as absent. The check accepts both and reports which.
+  suite.add('ws.subscribe.empty-lastEventId', ACT, async (ctx) => {
+    const id = ctx.newId();
+    const w = await ctx.rest.create(ctx.body(id));
+    const c = await open(ctx, ctx.tablePath, ctx.table);
+    const topic = `${ctx.table}/${id}`;
+    const seen = [];
+    for (const empty of ['', ' ']) {
+      c.send({ action: 'subscribe', topic, lastEventId: empty, ref: 'e' });
+      eq(await c.nextJson(), { type: 'subscribed', topic, ref: 'e' }, `subscribed with lastEventId ${JSON.stringify(empty)}`);
+      let m = await c.nextJson();
+      if (m.message_type === 'Reset') { seen.push(`${JSON.stringify(empty)}: reset`); m = await c.nextJson(); }
+      else seen.push(`${JSON.stringify(empty)}: treated as absent (fresh subscription)`);
+      eq(m, { message_type: 'Retained', data: w.json(), id, topic }, 'Retained');
+      eq(await c.nextJson(), { message_type: 'Synced', seq: w.position, topic }, 'Synced');
+      c.send({ action: 'unsubscribe', topic });
+      await c.untilJson((j) => j.type === 'unsubscribed');
+    }
+    return `${seen.join('; ')} — STREAMS.md does not say`;
+  });
+
   suite.add('ws.subscribe.same-topic-and-overlap', ACT, async (ctx) => {
     const id = ctx.newId();
     const c = await open(ctx, ctx.tablePath, ctx.table);
@@ -352,6 +394,16 @@ export function addWsChecks(suite) {
     await c.waitTcpClose(3000);
     return `echo reason ${show(f.reason)}`;
   });
+
+  suite.add('ws.close.dropped-without-echo', FR, async (ctx) => {
+    const c = await open(ctx, ctx.tablePath, ctx.table);
+    c.sendFrame(OP.BINARY, Buffer.from([0]));
+    const f = await c.waitClose(2000);
+    eq(f.code, 1003, 'close code');
+    const t0 = Date.now();
+    await c.waitTcpClose(3500);
+    return `dropped ${Date.now() - t0} ms after its Close (STREAMS.md: within 2 s)`;
+  }, { timeoutMs: 6000 });
 
   suite.add('ws.close.1003-binary', FR, async (ctx) => {
     const c = await open(ctx, ctx.tablePath, ctx.table);
