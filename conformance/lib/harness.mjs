@@ -24,7 +24,10 @@ export class Skip extends Error {}
 // Throws a Contradiction naming the document and section the server departs from.
 export function contradiction(doc, message) { throw new Contradiction(doc, message); }
 
-const show = (v) => (typeof v === 'string' ? JSON.stringify(v) : inspect(v, { depth: 6, breakLength: Infinity }));
+const show = (v) => {
+  if (v === undefined) return 'undefined';
+  try { return JSON.stringify(v); } catch { return inspect(v, { depth: 6, breakLength: Infinity, compact: true }); }
+};
 
 export function assert(cond, message) {
   if (!cond) throw new CheckError(message);
