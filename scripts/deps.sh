@@ -23,6 +23,12 @@ packages=(
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
+# The conformance suite runs on Node.js (18+, no npm packages). A node already
+# on PATH counts, wherever it came from; only without one is Debian's installed.
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

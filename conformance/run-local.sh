@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs the conformance suite against a server of its own: starts the given
+# eventide binary on a free 127.0.0.1 port with a temporary data dir (a copy of
+# the source tree's apps/, TLS off, fsync always, SSE pings every 200 ms), runs
+# `node conformance/run.mjs`, stops the server and exits with the suite's code.
+# Builds nothing.
+#
+#   conformance/run-local.sh BUILD/src/server/eventide SOURCE_DIR [run.mjs options...]
+set -euo pipefail
+
+if [ $# -lt 2 ]; then
+  echo "usage: $0 EVENTIDE_BINARY SOURCE_DIR [run.mjs options...]" >&2
+  exit 2
+fi
+bin=$1
+src=$2
+shift 2
+ping_ms=200
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "run-local: node is not installed (scripts/deps.sh installs it)" >&2
+  exit 2
+fi
+[ -x "$bin" ] || { echo "run-local: $bin is not an executable" >&2; exit 2; }
+[ -d "$src/apps" ] || { echo "run-local: $src/apps is missing" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/eventide-conformance.XXXXXX")
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cp -r "$src/apps" "$tmp/apps"
+cat > "$tmp/server.yaml" <<EOF
+streams:
+  sse_ping_ms: $ping_ms
+EOF
+
+# Port 0: the server picks a free port and logs it in its "listening" line.
+"$bin" serve --apps "$tmp/apps" --data "$tmp/data" --listen 127.0.0.1:0 \
+  --tls off --fsync always --config "$tmp/server.yaml" 2>"$tmp/server.log" &
+pid=$!
+
+addr=""
+for _ in $(seq 1 100); do
+  addr=$(sed -n 's/.*"msg":"listening","addr":"\([^"]*\)".*/\1/p' "$tmp/server.log" | head -n 1)
+  [ -n "$addr" ] && break
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "run-local: the server exited during start-up:" >&2
+    cat "$tmp/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$addr" ]; then
+  echo "run-local: the server did not log a listening address within 10 s:" >&2
+  cat "$tmp/server.log" >&2
+  exit 1
+fi
+
+set +e
+node "$src/conformance/run.mjs" "http://$addr" --ping-ms "$ping_ms" "$@"
+code=$?
+set -e
+if ! kill -0 "$pid" 2>/dev/null; then
+  echo "run-local: the server died during the suite; its log:" >&2
+  cat "$tmp/server.log" >&2
+  [ "$code" -eq 0 ] && code=1
+fi
+exit "$code"
