@@ -18,16 +18,11 @@ packages=(
   libbenchmark-dev                  # micro-benchmarks
   chromium                          # real-browser tests (driven by playwright-core from npm)
 )
-# Node.js and npm run the conformance suite and the real-client tests; a Node
-# already on PATH (from any source) is used as it is.
+# Node.js runs the conformance suite (no npm packages) and, with npm, the
+# real-client tests. A node already on PATH counts, wherever it came from;
+# only without one is Debian's installed.
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
-
-# The conformance suite runs on Node.js (18+, no npm packages). A node already
-# on PATH counts, wherever it came from; only without one is Debian's installed.
-if ! command -v node >/dev/null 2>&1; then
-  packages+=(nodejs)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
