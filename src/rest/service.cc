@@ -47,10 +47,12 @@ std::string Serialize(const rapidjson::Value& v) {
 }
 
 // The record id as text: string ids as they are, integer ids in decimal.
+// A record id from a body: a non-empty string without '/' (an id must be
+// one URL path segment, or the record could not be addressed) or an integer.
 bool IdText(const rapidjson::Value& v, std::string* out) {
   if (v.IsString()) {
     out->assign(v.GetString(), v.GetStringLength());
-    return !out->empty();
+    return !out->empty() && out->find('/') == std::string::npos;
   }
   if (v.IsInt64()) {
     *out = std::to_string(v.GetInt64());
@@ -334,7 +336,8 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
     if (body_has_id) {
       if (!IdText(pk_it->value, &id)) {
         return Error(s, slot, app, req, 400, "validation_failed",
-                     "field '" + pk.name + "' must be a non-empty string or an integer", pk.name);
+                     "field '" + pk.name + "' must be a non-empty string without '/', or an integer",
+                     pk.name);
       }
     } else if (pk.type.scalar == schema::Scalar::kInt) {
       return Error(s, slot, app, req, 400, "validation_failed",

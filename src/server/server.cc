@@ -620,9 +620,11 @@ bool Server::ResolveTopic(const std::string& app_id, std::string_view name,
   const size_t slash = name.find('/');
   std::string_view table_name = name.substr(0, slash);
   std::string_view id = slash == std::string_view::npos ? "" : name.substr(slash + 1);
-  if (app == nullptr || table_name.empty() || (slash != std::string_view::npos && id.empty())) {
+  if (app == nullptr || table_name.empty() || (slash != std::string_view::npos && id.empty()) ||
+      id.find('/') != std::string_view::npos) {
     *code = "invalid_topic";
-    *message = "a topic is \"Table\" or \"Table/id\"; got \"" + std::string(name) + "\"";
+    *message = "a topic is \"Table\" or \"Table/id\" (an id has no '/'); got \"" +
+               std::string(name) + "\"";
     return false;
   }
   const schema::Table* t = app->schema.FindByExportName(table_name);

@@ -39,11 +39,12 @@ std::string ToJson(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-// A record id or resume position given as a string or an integer.
+// A record id given as a string (non-empty, no '/': one URL path segment) or
+// an integer.
 bool IdText(const rapidjson::Value& v, std::string* out) {
   if (v.IsString()) {
     out->assign(v.GetString(), v.GetStringLength());
-    return !out->empty();
+    return !out->empty() && out->find('/') == std::string::npos;
   }
   if (v.IsInt64()) {
     *out = std::to_string(v.GetInt64());
@@ -334,7 +335,8 @@ void WsStream::HandleText(std::string_view text) {
       if (const rapidjson::Value* key = Member(*data, rt.primary_key.c_str())) {
         if (!key->IsNull() && !IdText(*key, &w.id)) {
           return SendError("validation_failed",
-                           "field '" + rt.primary_key + "' must be a non-empty string or an integer",
+                           "field '" + rt.primary_key +
+                               "' must be a non-empty string without '/', or an integer",
                            action, ref, rt.primary_key);
         }
       }
@@ -347,8 +349,9 @@ void WsStream::HandleText(std::string_view text) {
       if (id == nullptr) {
         w.id = rt.topic.id;
       } else if (!IdText(*id, &w.id)) {
-        return SendError("invalid_message", "\"id\" must be a non-empty string or an integer",
-                         action, ref);
+        return SendError("invalid_message",
+                         "\"id\" must be a non-empty string without '/', or an integer", action,
+                         ref);
       }
       if (w.id.empty()) return SendError("invalid_message", "a delete needs \"id\"", action, ref);
       method = "DELETE";

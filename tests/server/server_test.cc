@@ -110,6 +110,10 @@ TEST_F(ServerTest, ValidationErrorsNameTheField) {
     EXPECT_NE(Str(d["error"], "message"), "") << r.body;
   }
   EXPECT_EQ(server_.Call("GET", kMsg + "/v").status, 404) << "nothing was written";
+  // An id is one URL path segment: a '/' would make the record unaddressable.
+  HttpResponse slash = server_.Call("POST", kMsg, R"({"id":"a/b","title":"t","content":"c"})");
+  EXPECT_EQ(slash.status, 400);
+  EXPECT_EQ(ErrorCode(slash), "validation_failed");
 }
 
 TEST_F(ServerTest, InvalidJsonAndWrongContentType) {

@@ -550,6 +550,8 @@ TEST_F(StreamTest, WsErrorsAreAnsweredInBandAndTheConnectionStays) {
       {R"({"action":"fly"})", "unknown_action"},
       {R"({"action":"subscribe","topic":"nosuch"})", "unknown_table"},
       {R"({"action":"subscribe","topic":"message/"})", "invalid_topic"},
+      {R"({"action":"subscribe","topic":"message/a/b"})", "invalid_topic"},
+      {R"({"action":"put","data":{"id":"a/b","title":"t","content":"c"}})", "validation_failed"},
       {R"({"action":"subscribe","retained":"yes"})", "invalid_message"},
       {R"({"action":"put","data":{"id":"x","title":5,"content":"c"}})", "validation_failed"},
       {R"({"action":"put","data":[1]})", "invalid_message"},
