@@ -36,6 +36,12 @@ uint64_t Hub::Subscribe(Topic topic, size_t format, Sink* sink, wal::Position af
 
 void Hub::Unsubscribe(uint64_t id) { subs_.erase(id); }
 
+size_t Hub::AddFormat(Encoder encoder) {
+  formats_.push_back(std::move(encoder));
+  frames_.resize(formats_.size());
+  return formats_.size() - 1;
+}
+
 wal::Position Hub::cursor(uint64_t id) const {
   auto it = subs_.find(id);
   return it == subs_.end() ? wal::Position() : it->second.cursor;

@@ -98,6 +98,11 @@ class Hub {
   // applied it. REQUIRES: p == head() + 1.
   void Publish(wal::Position p, const event::Event& e);
 
+  // Adds a wire format (e.g. one GraphQL selection, shared by every
+  // subscription that selects the same fields); returns its index.
+  size_t AddFormat(Encoder encoder);
+  size_t formats() const { return formats_.size(); }
+
   // The subscriber's connection drained: if it fell behind, it catches up.
   void OnDrained(uint64_t id);
 
