@@ -19,22 +19,57 @@ Hub::Hub(LogSource* source, wal::Position head, size_t max_output_bytes,
       formats_(std::move(formats)),
       frames_(formats_.size()) {}
 
+void Hub::TopicKey(std::string_view app, std::string_view table, std::string_view id,
+                   std::string* out) {
+  out->assign(app);
+  out->push_back('\0');
+  out->append(table);
+  out->push_back('\0');
+  out->append(id);
+}
+
 uint64_t Hub::Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after) {
   uint64_t id = next_id_++;
   Sub& s = subs_[id];
   s.topic = std::move(topic);
   s.format = format;
   s.sink = sink;
+  TopicKey(s.topic.app, s.topic.table, s.topic.id, &s.key);
   s.cursor = after.value() > head_.value() ? head_ : after;
   if (s.cursor == head_) {
-    s.live = true;
+    GoLive(s);
   } else {
     StartCatchUp(id);
   }
   return id;
 }
 
-void Hub::Unsubscribe(uint64_t id) { subs_.erase(id); }
+void Hub::GoLive(Sub& s) {
+  LiveList& list = live_[s.key];
+  s.live = true;
+  s.slot = list.size();
+  list.push_back(&s);
+}
+
+void Hub::LeaveLive(Sub& s) {
+  s.live = false;
+  s.cursor = head_;
+  auto it = live_.find(s.key);
+  LiveList& list = it->second;
+  // Swap-remove: the last one takes its place.
+  Sub* moved = list.back();
+  list[s.slot] = moved;
+  moved->slot = s.slot;
+  list.pop_back();
+  if (list.empty()) live_.erase(it);
+}
+
+void Hub::Unsubscribe(uint64_t id) {
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  if (it->second.live) LeaveLive(it->second);
+  subs_.erase(it);
+}
 
 size_t Hub::AddFormat(Encoder encoder) {
   formats_.push_back(std::move(encoder));
@@ -44,16 +79,8 @@ size_t Hub::AddFormat(Encoder encoder) {
 
 wal::Position Hub::cursor(uint64_t id) const {
   auto it = subs_.find(id);
-  return it == subs_.end() ? wal::Position() : it->second.cursor;
-}
-
-Hub::Lag Hub::lag() const {
-  Lag l;
-  for (const auto& [id, s] : subs_) {
-    if (!s.live) ++l.behind;
-    l.max_entries = std::max(l.max_entries, head_.value() - s.cursor.value());
-  }
-  return l;
+  if (it == subs_.end()) return wal::Position();
+  return it->second.live ? head_ : it->second.cursor;
 }
 
 bool Hub::live(uint64_t id) const {
@@ -61,26 +88,54 @@ bool Hub::live(uint64_t id) const {
   return it != subs_.end() && it->second.live;
 }
 
+Hub::Lag Hub::lag() const {
+  Lag l;
+  for (const auto& [id, s] : subs_) {
+    if (s.live) continue;
+    ++l.behind;
+    l.max_entries = std::max(l.max_entries, head_.value() - s.cursor.value());
+  }
+  return l;
+}
+
 void Hub::Publish(wal::Position p, const event::Event& e) {
+  // Every live cursor was at the old head; those the entry does not match
+  // move on with it implicitly.
+  const wal::Position before = head_;
   head_ = p;
-  // One encoding per wire format, made on first need and shared by every
-  // live subscriber of that format (every slot is null between calls).
-  for (auto& [id, s] : subs_) {
-    if (!s.live) continue;
-    if (!s.topic.Matches(e)) {
-      s.cursor = p;
-      continue;
+  // The entry's topics: its table's, and its record's when it has an id (a
+  // table-level publish reaches the table topic only).
+  for (int pass = 0; pass < (e.id.empty() ? 1 : 2); ++pass) {
+    TopicKey(e.app, e.table, pass == 0 ? std::string_view() : e.id, &key_);
+    auto it = live_.find(key_);
+    if (it == live_.end()) continue;
+    LiveList& list = it->second;
+    for (size_t i = 0; i < list.size();) {
+      Sub& s = *list[i];
+      if (s.sink->pending_output_bytes() > max_output_bytes_) {
+        // Over its output limit: it stops taking live frames and will read
+        // this entry (and what follows) from the log once its connection
+        // drains. Its cursor is the entry before this one.
+        const bool last = list.size() == 1;
+        s.live = false;
+        s.cursor = before;
+        Sub* moved = list.back();
+        list[i] = moved;
+        moved->slot = i;
+        list.pop_back();
+        if (last) {
+          live_.erase(it);
+          break;
+        }
+        continue;  // the moved one is now at i
+      }
+      // One encoding per wire format, made on first need and shared by
+      // every subscriber of that format (every slot is null between calls).
+      Frame& frame = frames_[s.format];
+      if (!frame) frame = std::make_shared<const std::string>(formats_[s.format](p, e));
+      s.sink->Send(frame);
+      ++i;
     }
-    if (s.sink->pending_output_bytes() > max_output_bytes_) {
-      // Over its output limit: it stops taking live frames and will read this
-      // entry (and what follows) from the log once its connection drains.
-      s.live = false;
-      continue;
-    }
-    Frame& frame = frames_[s.format];
-    if (!frame) frame = std::make_shared<const std::string>(formats_[s.format](p, e));
-    s.sink->Send(frame);
-    s.cursor = p;
   }
   for (Frame& f : frames_) f.reset();
 }
@@ -89,7 +144,7 @@ void Hub::OnDrained(uint64_t id) {
   auto it = subs_.find(id);
   if (it == subs_.end() || it->second.live || it->second.reading) return;
   if (it->second.cursor == head_) {
-    it->second.live = true;
+    GoLive(it->second);
     return;
   }
   StartCatchUp(id);
@@ -126,7 +181,7 @@ void Hub::StartCatchUp(uint64_t id) {
                            Status::Unavailable("the log returned no entries to catch up"));
     }
     if (sub.cursor == head_) {
-      sub.live = true;  // nothing was published since the read began
+      GoLive(sub);  // nothing was published since the read began
     } else {
       StartCatchUp(id);  // the head moved on while reading: read the rest
     }

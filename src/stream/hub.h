@@ -12,6 +12,11 @@
 // and the subscriber turns live only if no Publish happened since (its cursor
 // equals the current head); otherwise it reads again. No gap, no duplicate.
 //
+// A live subscriber's cursor is the head (implicitly: entries that do not
+// match it need not touch it), so Publish visits only the live subscribers of
+// the entry's table topic and record topic, through an index by topic:
+// O(matching subscribers), not O(all subscribers).
+//
 // A live subscriber whose connection holds more than max_output_bytes stops
 // taking live frames (its cursor stays put) and catches up from the log once
 // its connection drains (OnDrained).
@@ -125,14 +130,26 @@ class Hub {
   std::function<void(uint64_t id, const Status&)> on_catch_up_failed;
 
  private:
+  struct Sub;
+  // The live subscribers of one topic, in no order (subs_ is node-based:
+  // its elements do not move).
+  using LiveList = std::vector<Sub*>;
   struct Sub {
     Topic topic;
     size_t format = 0;
     Sink* sink;
-    wal::Position cursor;  // everything up to here was sent or did not match
+    // When not live: everything up to here was sent or did not match. A
+    // live subscriber's cursor is the head.
+    wal::Position cursor;
     bool live = false;
     bool reading = false;  // a catch-up read is in flight
+    std::string key;       // its topic's index key
+    size_t slot = 0;       // its place in live_[key] while live
   };
+  static void TopicKey(std::string_view app, std::string_view table, std::string_view id,
+                       std::string* out);
+  void GoLive(Sub& s);
+  void LeaveLive(Sub& s);
   void StartCatchUp(uint64_t id);
   void CatchUpFailed(uint64_t id, Sink* sink, const Status& status);
 
@@ -144,6 +161,10 @@ class Hub {
   uint64_t next_id_ = 1;
   uint64_t catch_ups_ = 0;
   std::unordered_map<uint64_t, Sub> subs_;
+  // Live subscribers by topic key: "app\0table\0" for a table topic,
+  // "app\0table\0id" for a record topic.
+  std::unordered_map<std::string, LiveList> live_;
+  std::string key_;  // Publish's lookup key (reused)
 };
 
 }  // namespace eventide::stream
