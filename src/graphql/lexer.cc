@@ -358,12 +358,17 @@ bool Lexer::ReadString(Token* t, Error* error) {
         case 't': out.push_back('\t'); pos_ += 2; continue;
         case 'u': break;
         default: {
-          size_t len = 2;
+          if (pos_ + 1 >= src_.size()) return Fail(pos_ + 1, "Unterminated string.", error);
           uint32_t cp = 0;
-          if (pos_ + 1 < src_.size()) {
-            size_t n = Utf8LengthAt(pos_ + 1, &cp);
-            len = 1 + (n == 0 ? 1 : n);
+          size_t n = Utf8LengthAt(pos_ + 1, &cp);
+          // The message quotes the escape: never with bytes that are not
+          // UTF-8, which would make the errors JSON invalid.
+          if (n == 0) {
+            return Fail(pos_ + 1,
+                        "Invalid character within String: " + DescribeCharAt(pos_ + 1) + ".",
+                        error);
           }
+          size_t len = 1 + n;
           return Fail(esc,
                       "Invalid character escape sequence: \"" +
                           std::string(src_.substr(esc, std::min(len, src_.size() - esc))) + "\".",
