@@ -259,41 +259,37 @@ class Compiler {
       }
       root = &g;
     }
-    // Fields skipped at the root are still checked: a skipped field naming
-    // no table is an error, as static validation would find it.
-    const schema::Table* table = nullptr;
-    std::string record_id;
+    // Root fields skipped by @skip/@include are checked like the kept one,
+    // selections included: static validation does not depend on variable
+    // values, so a skipped field naming no table or column is still an error.
     for (const auto& g : roots) {
-      const schema::Table* t = nullptr;
-      std::string id;
-      if (!CheckRootGroup(g, &t, &id)) return false;
-      if (&g == root) {
-        table = t;
-        record_id = std::move(id);
+      const schema::Table* table = nullptr;
+      std::string record_id;
+      if (!CheckRootGroup(g, &table, &record_id)) return false;
+      std::vector<FieldGroup> fields;
+      visited.clear();
+      for (const auto& [sel, included] : g.occurrences) {
+        for (const auto& s : sel->selection_set) {
+          if (!Collect(s, table->name, included, &fields, &visited, &stack)) return false;
+        }
       }
+      std::vector<PlanField> plan_fields;
+      for (const auto& f : fields) {
+        PlanField pf;
+        if (!CheckLeafGroup(*table, f, &pf)) return false;
+        if (f.AnyIncluded()) plan_fields.push_back(std::move(pf));
+      }
+      if (&g != root) continue;
+      plan->table = table->name;
+      plan->root_key = root->key;
+      plan->record_id = std::move(record_id);
+      plan->operation_name = op_.name;
+      plan->fields = std::move(plan_fields);
     }
     if (root == nullptr) {
       return Fail(op_.selection_set[0].loc,
                   who + " must select exactly one top level field: every one is skipped by "
                         "@skip or @include.");
-    }
-
-    std::vector<FieldGroup> fields;
-    visited.clear();
-    for (const auto& [sel, included] : root->occurrences) {
-      for (const auto& s : sel->selection_set) {
-        if (!Collect(s, table->name, included, &fields, &visited, &stack)) return false;
-      }
-    }
-    plan->table = table->name;
-    plan->root_key = root->key;
-    plan->record_id = std::move(record_id);
-    plan->operation_name = op_.name;
-    plan->fields.clear();
-    for (const auto& g : fields) {
-      PlanField f;
-      if (!CheckLeafGroup(*table, g, &f)) return false;
-      if (g.AnyIncluded()) plan->fields.push_back(std::move(f));
     }
     plan->key = "[";
     AppendJsonString(plan->table, &plan->key);

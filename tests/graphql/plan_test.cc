@@ -164,6 +164,11 @@ TEST_F(PlanTest, UnknownFieldsAndTables) {
       << "field names are case-sensitive";
   EXPECT_EQ(ErrorOf("subscription { secret { id } }"),
             R"({"errors":[{"message":"Subscriptions are not enabled for table \"Secret\": its @export does not turn on sse.","locations":[{"line":1,"column":16}]}]})");
+  EXPECT_EQ(ErrorOf("subscription { message @skip(if: true) { nope } chatroom { id } }"),
+            R"({"errors":[{"message":"Cannot query field \"nope\" on type \"Message\".","locations":[{"line":1,"column":42}]}]})")
+      << "a skipped root field's selection is validated too";
+  EXPECT_EQ(ErrorOf("subscription { nope @skip(if: true) { id } }"),
+            R"({"errors":[{"message":"Cannot query field \"nope\" on type \"Subscription\".","locations":[{"line":1,"column":16}]}]})");
   EXPECT_EQ(ErrorOf("subscription { message @skip(if: true) { id } chatroom { nope } }"),
             R"({"errors":[{"message":"Cannot query field \"nope\" on type \"ChatRoom\".","locations":[{"line":1,"column":58}]}]})");
 }
