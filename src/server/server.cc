@@ -12,6 +12,7 @@
 
 #include "src/common/logging.h"
 #include "src/common/time.h"
+#include "src/graphql/graphql_stream.h"
 #include "src/net/cert.h"
 #include "src/projection/checkpoint.h"
 #include "src/stream/formats.h"
@@ -25,6 +26,10 @@ namespace {
 // memory, so serving them never blocks the loop on disk. Apps are small; a
 // web/ folder beyond this is a start-up error rather than a slow server.
 constexpr uint64_t kMaxStaticBytes = 256ull << 20;
+
+// Distinct GraphQL selections (each a hub format, kept for the server's
+// life): beyond this many, new ones are refused rather than growing memory.
+constexpr size_t kMaxGraphqlSelections = 4096;
 
 // How long a graceful shutdown waits for writes in flight before giving up.
 constexpr uint64_t kShutdownGraceMs = 10000;
@@ -77,6 +82,16 @@ wal::Position RetentionStart(wal::Log* log, const config::Retention& r) {
     newer_bytes += segs[i].bytes;
   }
   return keep_from;
+}
+
+// The head of an SSE response (plain SSE and GraphQL over SSE).
+http::ResponseHead EventStreamHead(const config::App& app, const http::Request& req) {
+  http::ResponseHead head;
+  head.headers.push_back({"content-type", "text/event-stream"});
+  head.headers.push_back({"cache-control", "no-cache"});
+  head.headers.push_back({"x-accel-buffering", "no"});  // proxies: do not buffer
+  rest::Service::AddCors(app, req, &head.headers);
+  return head;
 }
 
 }  // namespace
@@ -457,6 +472,9 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   if (app == nullptr) {
     return RespondError(s, slot, 404, "unknown_app", "no app '" + seg[0] + "'");
   }
+  if (seg.size() == 2 && seg[1] == "graphql" && app->schema.FindByExportName("graphql") == nullptr) {
+    return StartGraphql(s, slot, req, *app);
+  }
   if (seg.size() == 2 || seg.size() == 3) {
     if (const schema::Table* t = app->schema.FindByExportName(seg[1])) {
       if (MaybeStartSse(s, slot, req, *app, *t, seg)) return;
@@ -523,12 +541,7 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
     RespondError(s, slot, 400, "stream_in_progress", "this connection already carries a stream");
     return true;
   }
-  http::ResponseHead head;
-  head.headers.push_back({"content-type", "text/event-stream"});
-  head.headers.push_back({"cache-control", "no-cache"});
-  head.headers.push_back({"x-accel-buffering", "no"});
-  rest::Service::AddCors(app, req, &head.headers);
-  s->StartStream(slot, head);
+  s->StartStream(slot, EventStreamHead(app, req));
   return true;
 }
 
@@ -612,6 +625,73 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   head.headers.push_back({"connection", "Upgrade"});
   head.headers.push_back({"sec-websocket-accept", stream::WebSocketAccept(*key)});
   s->StartStream(slot, head);
+}
+
+void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
+                          const config::App& app) {
+  if (req.method != "POST") {
+    ++metrics_.rejected_by_code["method_not_allowed"];
+    http::ResponseHead head;
+    head.status = 405;
+    head.headers.push_back({"content-type", "application/json"});
+    head.headers.push_back({"allow", "POST"});
+    return s->Respond(slot, head,
+                      http::ErrorBody("method_not_allowed",
+                                      "GraphQL subscriptions are POSTed with "
+                                      "Accept: text/event-stream"));
+  }
+  const std::string* accept = req.FindHeader("accept");
+  if (accept == nullptr || accept->find("text/event-stream") == std::string::npos) {
+    return RespondError(s, slot, 406, "not_acceptable",
+                        "this endpoint streams subscriptions over SSE: send "
+                        "Accept: text/event-stream");
+  }
+  if (!app.sse) {
+    return RespondError(s, slot, 404, "sse_disabled",
+                        "server-sent events are not enabled for app " + app.app_id);
+  }
+  if (shutting_down_) return RespondError(s, slot, 503, "shutting_down", "the server is shutting down");
+  graphql::Plan plan;
+  graphql::Error error;
+  if (!graphql::CompileRequest(req.body, app.schema, graphql::CompileOptions(),
+                               graphql::ParseLimits(), &plan, &error)) {
+    ++metrics_.rejected_by_code["graphql_error"];
+    http::ResponseHead head;
+    head.status = 400;
+    head.headers.push_back({"content-type", "application/json"});
+    rest::Service::AddCors(app, req, &head.headers);
+    return s->Respond(slot, head, graphql::ErrorsJson({error}));
+  }
+  auto format = graphql_formats_.find(plan.key);
+  if (format == graphql_formats_.end()) {
+    if (graphql_formats_.size() >= kMaxGraphqlSelections) {
+      return RespondError(s, slot, 503, "too_many_selections",
+                          "the server follows " + std::to_string(kMaxGraphqlSelections) +
+                              " distinct GraphQL selections already");
+    }
+    format = graphql_formats_.emplace(plan.key, hub_->AddFormat(graphql::NextEventEncoder(plan)))
+                 .first;
+  }
+  stream::ResumeId resume;
+  if (const std::string* last = req.FindHeader("last-event-id")) {
+    resume = stream::ParseResumeId(*last);
+  } else {
+    std::vector<std::pair<std::string, std::string>> params;
+    if (http::ParseQuery(req.query, &params)) {
+      for (auto& [k, v] : params) {
+        if (k == "lastEventId") resume = stream::ParseResumeId(v);
+      }
+    }
+  }
+  auto it = sessions_.find(s->id());
+  if (it == sessions_.end()) return;
+  HttpConnection* conn = it->second;
+  if (!conn->SetPendingStream(std::make_unique<graphql::GraphqlStream>(
+          &stream_ctx_, conn, app.app_id, std::move(plan), format->second, resume))) {
+    return RespondError(s, slot, 400, "stream_in_progress",
+                        "this connection already carries a stream");
+  }
+  s->StartStream(slot, EventStreamHead(app, req));
 }
 
 bool Server::ResolveTopic(const std::string& app_id, std::string_view name,

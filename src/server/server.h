@@ -79,6 +79,9 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   // 101 and a WsStream. Every refusal closes the connection.
   void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
                       const std::vector<std::string>& segments);
+  // POST /{app}/graphql with Accept: text/event-stream (docs/GRAPHQL.md).
+  void StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
+                    const config::App& app);
   const config::App* FindApp(std::string_view app_id) const;
   bool WritableTable(http::Responder* r, uint64_t slot, const stream::Topic& topic,
                      const config::App** app, const schema::Table** table);
@@ -110,6 +113,8 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   std::unique_ptr<stream::Hub> hub_;
   stream::StreamContext stream_ctx_;
   int log_reads_in_flight_ = 0;
+  // One hub format per distinct GraphQL selection (Plan::key).
+  std::unordered_map<std::string, size_t> graphql_formats_;
   std::unique_ptr<net::TlsContext> tls_;
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<uint64_t, HttpConnection*> sessions_;

@@ -87,6 +87,7 @@ void Subscription::OnDrained() {
 }
 
 void Subscription::Send(const Frame& frame) {
+  if (frame->empty()) return;  // the format has nothing for this event
   ++ctx_->stats.events_delivered;
   t_->SendShared(frame);
 }

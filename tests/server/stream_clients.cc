@@ -111,11 +111,12 @@ HttpResponse RawSocket::ReadHead(milliseconds timeout) {
 
 // ---- SSE ----
 
-SseConn::SseConn(int port, const std::string& path, std::vector<std::string> headers, int rcvbuf)
+SseConn::SseConn(int port, const std::string& path, std::vector<std::string> headers, int rcvbuf,
+                 const std::string& method, const std::string& body)
     : sock_(port, rcvbuf) {
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n";
   for (const std::string& h : headers) req += h + "\r\n";
-  req += "\r\n";
+  req += "\r\n" + body;
   if (!sock_.Send(req)) return;
   head_ = sock_.ReadHead(milliseconds(10000));
   if (head_.status == 200 &&

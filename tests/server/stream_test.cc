@@ -405,6 +405,91 @@ TEST_F(StreamTest, ShutdownSendsAReconnectHintAndEndsStreams) {
   term.join();
 }
 
+// ---- GraphQL over SSE ----
+
+// POSTs a GraphQL request with Accept: text/event-stream; the stream (or the
+// error answer) is read like any SSE response.
+SseConn Graphql(int port, const std::string& body, std::vector<std::string> headers = {}) {
+  std::string req_headers;
+  headers.push_back("Accept: text/event-stream");
+  headers.push_back("Content-Type: application/json");
+  headers.push_back("Content-Length: " + std::to_string(body.size()));
+  return SseConn(port, "/realtime-demo/graphql", headers, 0, "POST", body);
+}
+
+TEST_F(StreamTest, GraphqlSubscriptionSelectsFieldsAsTheSeedShows) {
+  // The seed's curl session: the subscription, then a write.
+  SseConn c = Graphql(port(), R"({"query": "subscription { message { id title content } }"})");
+  ASSERT_EQ(c.head().status, 200);
+  EXPECT_EQ(c.head().Header("content-type"), "text/event-stream");
+  ASSERT_EQ(server_.Call("POST", kMsg, R"({"id":"test-1","title":"Live","content":"SSE is working","author":"a"})")
+                .status,
+            201);
+  ASSERT_TRUE(c.WaitFor(HasData("Live")));
+  ASSERT_EQ(c.events().size(), 1u);
+  EXPECT_EQ(c.events()[0].type, "next");
+  EXPECT_EQ(c.events()[0].last_event_id, "1");
+  EXPECT_EQ(c.events()[0].data,
+            R"({"data":{"message":{"id":"test-1","title":"Live","content":"SSE is working"}}})")
+      << "only the selected fields, in selection order";
+  ASSERT_EQ(server_.Call("DELETE", kMsg + "/test-1").status, 200);
+  ASSERT_TRUE(c.WaitFor(HasData("delete")));
+  EXPECT_EQ(c.events()[1].data,
+            R"({"data":{"message":{"id":"test-1","title":"Live","content":"SSE is working"}},"extensions":{"op":"delete"}})");
+}
+
+TEST_F(StreamTest, GraphqlRecordSubscriptionResumeAndAliases) {
+  Put(server_, "g1", "one");
+  Put(server_, "g2", "two");
+  SseConn rec = Graphql(port(), R"({"query":"subscription S { m: message(id: \"g1\") { t: title __typename } }"})");
+  ASSERT_EQ(rec.head().status, 200);
+  ASSERT_TRUE(rec.WaitFor(HasData("synced")));
+  EXPECT_EQ(rec.events()[0].data,
+            R"({"data":{"m":{"t":"one","__typename":"Message"}},"extensions":{"type":"retained"}})");
+  EXPECT_EQ(rec.events()[1].last_event_id, "2");
+  Put(server_, "g2", "two again");
+  Put(server_, "g1", "uno");
+  ASSERT_TRUE(rec.WaitFor(HasData("uno")));
+  EXPECT_EQ(rec.events().back().last_event_id, "4");
+  EXPECT_EQ(rec.events().size(), 3u) << "g2's write is not g1's";
+  // Resume with Last-Event-ID, as an SSE client reconnects.
+  SseConn resumed = Graphql(port(), R"({"query":"subscription { message { title } }"})",
+                            {"Last-Event-ID: 2"});
+  ASSERT_TRUE(resumed.WaitFor([](const Events& ev) {
+    return !ev.empty() && ev.back().last_event_id == "4";
+  }));
+  std::vector<std::string> ids;
+  for (const auto& e : resumed.events()) ids.push_back(e.last_event_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"3", "4"}));
+}
+
+TEST_F(StreamTest, GraphqlErrorsForUnknownTablesAndFields) {
+  struct Case {
+    std::string body, message;
+  } cases[] = {
+      {R"({"query":"subscription { nosuch { id } }"})", R"(Cannot query field \"nosuch\" on type \"Subscription\".)"},
+      {R"({"query":"subscription { message { id bogus } }"})", R"(Cannot query field \"bogus\" on type \"Message\".)"},
+      {R"({"query":"subscription { message { id "})", "Syntax Error"},
+      {R"({"query":"query { message { id } }"})", "subscriptions only"},
+      {R"(not json)", ""},
+  };
+  for (const Case& c : cases) {
+    SseConn r = Graphql(port(), c.body);
+    EXPECT_EQ(r.head().status, 400) << c.body;
+    rapidjson::Document d = Json(r.head().body);
+    ASSERT_TRUE(d.IsObject() && d.HasMember("errors") && d["errors"].IsArray()) << r.head().body;
+    EXPECT_NE(std::string(d["errors"][0]["message"].GetString()).find(
+                  std::string(c.message).empty() ? "" : Json("\"" + c.message + "\"").GetString()),
+              std::string::npos)
+        << r.head().body;
+  }
+  HttpResponse get = server_.Call("GET", "/realtime-demo/graphql");
+  EXPECT_EQ(get.status, 405);
+  HttpResponse no_accept = server_.Call("POST", "/realtime-demo/graphql",
+                                        R"({"query":"subscription { message { id } }"})");
+  EXPECT_EQ(no_accept.status, 406);
+}
+
 // ---- WebSocket ----
 
 TEST_F(StreamTest, WsHandshakeFollowsRfc6455) {
