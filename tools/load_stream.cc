@@ -11,13 +11,7 @@
 // the connection's own buffer, whose capacity is kept, so a delivery costs
 // no allocation. Latencies go into a fixed histogram.
 //
-// Checking deliveries without a set per subscriber: a subscriber's received
-// positions are everything up to the last one it saw, minus the gaps it
-// skipped (kept as intervals, normally none). A position above the last is
-// new (a jump records a gap); one equal to it is a duplicate; one below it is
-// out of order, and also a duplicate unless it fills a gap. At the end an
-// acknowledged position is missing from a subscriber when it lies in one of
-// its gaps or above its last position.
+// Deliveries are checked by tools/delivery_check.h.
 #include "tools/load_stream.h"
 
 #include <llhttp.h>
@@ -37,6 +31,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "tools/delivery_check.h"
 
 namespace eventide::load {
 namespace {
@@ -133,11 +129,7 @@ class StreamConn {
   bool ready() const { return ready_; }
   bool live() const { return ready_ && state_ == State::kOpen; }
   State state() const { return state_; }
-  uint64_t last_position() const { return last_pos_; }
-  uint64_t duplicates() const { return duplicates_; }
-  uint64_t out_of_order() const { return out_of_order_; }
-  // Acknowledged positions (sorted) this subscriber never received.
-  uint64_t Missing(const std::vector<uint64_t>& acked) const;
+  const DeliveryCheck& check() const { return check_; }
 
  private:
   friend class StreamRun;
@@ -175,11 +167,7 @@ class StreamConn {
   uint64_t sse_id_ = 0;
   int64_t sse_sent_us_ = -1;
 
-  // Delivery checks (see the top of the file).
-  uint64_t last_pos_ = 0;
-  uint64_t duplicates_ = 0;
-  uint64_t out_of_order_ = 0;
-  std::vector<std::pair<uint64_t, uint64_t>> gaps_;  // [first, last], ascending
+  DeliveryCheck check_;
 };
 
 // A keep-alive connection of the writer: pipelined PUTs, responses parsed by
@@ -556,44 +544,7 @@ void StreamConn::OnWsText(std::string_view text) {
 
 void StreamConn::Deliver(uint64_t pos, int64_t sent_us) {
   run_->OnDelivery(now_us_, sent_us);
-  if (pos > last_pos_) {
-    if (pos > last_pos_ + 1) gaps_.push_back({last_pos_ + 1, pos - 1});
-    last_pos_ = pos;
-    return;
-  }
-  if (pos == last_pos_) {
-    ++duplicates_;
-    return;
-  }
-  ++out_of_order_;
-  auto it = std::upper_bound(gaps_.begin(), gaps_.end(), pos,
-                             [](uint64_t p, const auto& g) { return p < g.first; });
-  if (it == gaps_.begin() || std::prev(it)->second < pos) {
-    ++duplicates_;  // below the last and in no gap: received before
-    return;
-  }
-  --it;  // fills a gap: split it
-  auto [first, last] = *it;
-  if (first == last) {
-    gaps_.erase(it);
-  } else if (pos == first) {
-    it->first = pos + 1;
-  } else if (pos == last) {
-    it->second = pos - 1;
-  } else {
-    it->second = pos - 1;
-    gaps_.insert(it + 1, {pos + 1, last});
-  }
-}
-
-uint64_t StreamConn::Missing(const std::vector<uint64_t>& acked) const {
-  uint64_t missing = static_cast<uint64_t>(
-      acked.end() - std::upper_bound(acked.begin(), acked.end(), last_pos_));
-  for (const auto& [first, last] : gaps_) {
-    missing += static_cast<uint64_t>(std::upper_bound(acked.begin(), acked.end(), last) -
-                                     std::lower_bound(acked.begin(), acked.end(), first));
-  }
-  return missing;
+  check_.Receive(pos);
 }
 
 void StreamConn::SendFrame(uint8_t opcode, std::string_view payload) {
@@ -968,7 +919,7 @@ void StreamRun::Tick() {
       for (uint64_t p : acked_) max_acked = std::max(max_acked, p);
       bool all = true;
       for (auto& c : conns_) {
-        if (c->live() && c->last_position() < max_acked) {
+        if (c->live() && c->check().last() < max_acked) {
           all = false;
           break;
         }
@@ -1096,13 +1047,14 @@ int StreamRun::Report() {
   uint64_t missing = 0, dups = 0, ooo = 0, subs_missing = 0, subs_dups = 0, subs_ooo = 0;
   for (auto& c : conns_) {
     if (!c->ready()) continue;  // a connect failure, counted as such
-    uint64_t m = c->Missing(acked_);
+    const DeliveryCheck& check = c->check();
+    uint64_t m = check.Missing(acked_);
     missing += m;
-    dups += c->duplicates();
-    ooo += c->out_of_order();
+    dups += check.duplicates();
+    ooo += check.out_of_order();
     subs_missing += m > 0;
-    subs_dups += c->duplicates() > 0;
-    subs_ooo += c->out_of_order() > 0;
+    subs_dups += check.duplicates() > 0;
+    subs_ooo += check.out_of_order() > 0;
   }
   int64_t window_end = std::min(end_us_, measure_end_us_);
   double secs = measure_start_us_ != INT64_MAX && window_end > measure_start_us_
