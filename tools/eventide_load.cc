@@ -1,15 +1,30 @@
-// eventide-load: a load generator for Eventide (SPEC section 11).
+// eventide-load: a load generator for Eventide (SPEC section 11, docs/LOAD.md).
 //
 //   eventide-load rest --url https://127.0.0.1:9996/realtime-demo/message
 //       --connections 16 --pipeline 1 --duration 10s
 //       --body '{"title":"t{seq}","content":"c"}' [--json]
+//   eventide-load fanout --url http://127.0.0.1:9996/realtime-demo/message
+//       --subscribers 1000 --protocol sse|ws --rate 500 --duration 10s [--json]
+//   eventide-load idle --url http://127.0.0.1:9996/realtime-demo/message
+//       --connections 10000 --protocol sse|ws --hold 10s --server-pid PID [--json]
 //
-// REST mode: C keep-alive connections on one libuv loop, each keeping up to
-// P requests in flight (pipelined), bodies rendered from a template ({seq},
-// {conn}, {time_us}); reports throughput, a status histogram, errors and
-// latency percentiles, and with --json one summary line (keys in
-// docs/LOAD.md). Fan-out modes (SSE/WS subscribers) arrive with the
-// real-time issue.
+// REST mode (this file): C keep-alive connections on one libuv loop, each
+// keeping up to P requests in flight (pipelined), bodies rendered from a
+// template ({seq}, {conn}, {time_us}); reports throughput, a status
+// histogram, errors and latency percentiles.
+//
+// Fan-out mode (load_stream.cc): N SSE or WebSocket subscribers on one URL,
+// all connected before a paced writer PUTs records whose title is their send
+// time; reports the achieved write rate, deliveries per second, end-to-end
+// latency percentiles and, per subscriber, acknowledged positions missing,
+// duplicated or out of order (exit code 1 if any, or a connect failure).
+//
+// Idle mode (load_stream.cc): N stream connections held open (WebSocket
+// Pings answered); connect time and the server's RSS per connection.
+//
+// Every mode runs on one libuv loop in one thread, raises the descriptor
+// limit to the hard limit, takes --cpu to pin itself to a core, and with
+// --json prints one summary line (keys in docs/LOAD.md).
 #include <arpa/inet.h>
 #include <llhttp.h>
 #include <netdb.h>
