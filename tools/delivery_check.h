@@ -60,8 +60,8 @@ class DeliveryCheck {
 
   // Positions in `acked` (sorted ascending, distinct) never received.
   uint64_t Missing(const std::vector<uint64_t>& acked) const {
-    uint64_t missing = static_cast<uint64_t>(
-        acked.end() - std::upper_bound(acked.begin(), acked.end(), last_));
+    uint64_t missing =
+        static_cast<uint64_t>(acked.end() - std::upper_bound(acked.begin(), acked.end(), last_));
     for (const auto& [first, last] : gaps_) {
       missing += static_cast<uint64_t>(std::upper_bound(acked.begin(), acked.end(), last) -
                                        std::lower_bound(acked.begin(), acked.end(), first));

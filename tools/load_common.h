@@ -105,9 +105,9 @@ class Histogram {
   // {"p50":…,"p90":…,"p99":…,"p999":…,"max":…}
   std::string Json() const {
     char buf[256];
-    std::snprintf(buf, sizeof(buf), "{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
-                  PercentileMs(0.5), PercentileMs(0.9), PercentileMs(0.99), PercentileMs(0.999),
-                  MaxMs());
+    std::snprintf(
+        buf, sizeof(buf), "{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
+        PercentileMs(0.5), PercentileMs(0.9), PercentileMs(0.99), PercentileMs(0.999), MaxMs());
     return buf;
   }
   std::string Text() const {

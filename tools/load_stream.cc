@@ -275,7 +275,8 @@ class StreamRun {
   size_t next_writer_ = 0;
   int in_flight_ = 0;
   uint64_t issued_ = 0, acked_total_ = 0, acked_measured_ = 0, write_errors_ = 0;
-  std::vector<uint64_t> acked_;
+  std::vector<uint64_t> acked_;  // in answer order; sorted for the report
+  uint64_t max_acked_ = 0;
   Histogram ack_latency_;
   int64_t write_start_us_ = 0, drain_start_us_ = 0, acks_done_us_ = 0, last_check_us_ = 0;
   int64_t measure_start_us_ = INT64_MAX, measure_end_us_ = INT64_MAX;
@@ -297,11 +298,11 @@ void StreamConn::Connect() {
   tcp_.data = this;
   connect_req_.data = this;
   state_ = State::kConnecting;
-  int rc = uv_tcp_connect(
-      &connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&run_->addr_),
-      [](uv_connect_t* req, int status) {
-        static_cast<StreamConn*>(req->data)->OnConnected(status);
-      });
+  int rc =
+      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&run_->addr_),
+                     [](uv_connect_t* req, int status) {
+                       static_cast<StreamConn*>(req->data)->OnConnected(status);
+                     });
   if (rc != 0) Fail("connect");
 }
 
@@ -555,7 +556,8 @@ void StreamConn::SendFrame(uint8_t opcode, std::string_view payload) {
   f[1] = static_cast<char>(0x80 | payload.size());
   uint32_t mask = run_->Random32();
   std::memcpy(&f[2], &mask, 4);
-  for (size_t i = 0; i < payload.size(); ++i) f[6 + i] = static_cast<char>(payload[i] ^ f[2 + i % 4]);
+  for (size_t i = 0; i < payload.size(); ++i)
+    f[6 + i] = static_cast<char>(payload[i] ^ f[2 + i % 4]);
   Send(std::move(f));
 }
 
@@ -580,9 +582,8 @@ void StreamConn::Send(std::string bytes) {
 void StreamConn::Close() {
   if (state_ == State::kNew || state_ == State::kClosing || state_ == State::kClosed) return;
   state_ = State::kClosing;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) {
-    static_cast<StreamConn*>(h->data)->state_ = State::kClosed;
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
+           [](uv_handle_t* h) { static_cast<StreamConn*>(h->data)->state_ = State::kClosed; });
 }
 
 void StreamConn::Fail(const char* why) {
@@ -606,11 +607,11 @@ void WriterConn::Connect() {
   write_req_.data = this;
   llhttp_init(&parser_, HTTP_RESPONSE, &run_->writer_settings_);
   parser_.data = this;
-  int rc = uv_tcp_connect(
-      &connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&run_->addr_),
-      [](uv_connect_t* req, int status) {
-        static_cast<WriterConn*>(req->data)->OnConnected(status);
-      });
+  int rc =
+      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&run_->addr_),
+                     [](uv_connect_t* req, int status) {
+                       static_cast<WriterConn*>(req->data)->OnConnected(status);
+                     });
   if (rc != 0) Fail("connect");
 }
 
@@ -638,9 +639,9 @@ void WriterConn::Issue(uint64_t seq) {
   int len = std::snprintf(body_, sizeof(body_), "{\"title\":\"%lld\",\"content\":\"x\"}",
                           static_cast<long long>(now));
   char id[24];
-  int id_len = std::snprintf(id, sizeof(id), "%llu",
-                             static_cast<unsigned long long>(
-                                 seq % static_cast<uint64_t>(run_->o_.record_ids)));
+  int id_len = std::snprintf(
+      id, sizeof(id), "%llu",
+      static_cast<unsigned long long>(seq % static_cast<uint64_t>(run_->o_.record_ids)));
   char length[16];
   int length_len = std::snprintf(length, sizeof(length), "%d\r\n\r\n", len);
   out_.append(run_->put_prefix_);
@@ -751,15 +752,15 @@ int StreamRun::Run() {
   RAND_bytes(reinterpret_cast<unsigned char*>(&rng_), sizeof(rng_));
   rng_ |= 1;  // xorshift must not start at 0
   const std::string host = o_.url.host + ":" + std::to_string(o_.url.port);
-  sse_request_ = "GET " + o_.url.path + " HTTP/1.1\r\nHost: " + host +
-                 "\r\nAccept: text/event-stream\r\n\r\n";
+  sse_request_ =
+      "GET " + o_.url.path + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/event-stream\r\n\r\n";
   std::string path = o_.url.path;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   // A PUT is put_prefix_, the id's number, put_headers_, the body's length
   // and the body (WriterConn::Issue).
   put_prefix_ = "PUT " + path + "/w";
-  put_headers_ = " HTTP/1.1\r\nHost: " + host +
-                 "\r\nContent-Type: application/json\r\nContent-Length: ";
+  put_headers_ =
+      " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Length: ";
   llhttp_settings_init(&writer_settings_);
   writer_settings_.on_header_field = [](llhttp_t* p, const char* at, size_t len) {
     static_cast<WriterConn*>(p->data)->field_.append(at, len);
@@ -786,14 +787,13 @@ int StreamRun::Run() {
   if (o_.server_pid > 0) rss_before_ = ReadRssBytes(o_.server_pid);
   connect_start_us_ = NowMicros();
   if (fanout_) {
-    const int per_conn =
-        (o_.max_in_flight + o_.writer_connections - 1) / o_.writer_connections;
+    const int per_conn = (o_.max_in_flight + o_.writer_connections - 1) / o_.writer_connections;
     for (int i = 0; i < o_.writer_connections; ++i) {
       writers_.push_back(std::make_unique<WriterConn>(this, i, per_conn));
       writers_.back()->Connect();
     }
-    acked_.reserve(static_cast<size_t>(o_.rate * static_cast<double>(o_.warmup_us + o_.duration_us) /
-                                       1e6 * 1.1) +
+    acked_.reserve(static_cast<size_t>(
+                       o_.rate * static_cast<double>(o_.warmup_us + o_.duration_us) / 1e6 * 1.1) +
                    1024);
   }
   conns_.reserve(static_cast<size_t>(o_.connections));
@@ -858,6 +858,7 @@ void StreamRun::OnAck(int status, bool has_position, uint64_t position, int64_t 
   }
   ++acked_total_;
   acked_.push_back(position);
+  max_acked_ = std::max(max_acked_, position);
   if (now >= measure_start_us_ && now < measure_end_us_) ++acked_measured_;
   if (sent_us >= measure_start_us_ && sent_us < measure_end_us_) ack_latency_.Record(now - sent_us);
   Pace(now);  // a freed slot may let a late write go
@@ -915,11 +916,9 @@ void StreamRun::Tick() {
       }
       if (now - last_check_us_ < 10'000) break;  // scanning 10,000 conns: not every ms
       last_check_us_ = now;
-      uint64_t max_acked = 0;
-      for (uint64_t p : acked_) max_acked = std::max(max_acked, p);
       bool all = true;
       for (auto& c : conns_) {
-        if (c->live() && c->check().last() < max_acked) {
+        if (c->live() && c->check().last() < max_acked_) {
           all = false;
           break;
         }
@@ -1005,9 +1004,10 @@ int StreamRun::Report() {
   }
   char buf[1024];
   if (!fanout_) {
-    const int64_t per_conn = rss_before_ >= 0 && rss_connected_ >= 0 && ready_count_ > 0
-                                 ? (rss_connected_ - rss_before_) / static_cast<int64_t>(ready_count_)
-                                 : -1;
+    const int64_t per_conn =
+        rss_before_ >= 0 && rss_connected_ >= 0 && ready_count_ > 0
+            ? (rss_connected_ - rss_before_) / static_cast<int64_t>(ready_count_)
+            : -1;
     const double held_s = hold_end_us_ ? static_cast<double>(end_us_ - connected_us_) / 1e6 : 0;
     if (o_.json) {
       std::snprintf(buf, sizeof(buf),
@@ -1031,10 +1031,11 @@ int StreamRun::Report() {
                   static_cast<unsigned long long>(connect_failures_),
                   static_cast<unsigned long long>(disconnects_));
       if (o_.server_pid > 0) {
-        std::printf("  server RSS: %lld before, %lld connected, %lld at the end: %lld bytes per "
-                    "connection\n",
-                    static_cast<long long>(rss_before_), static_cast<long long>(rss_connected_),
-                    static_cast<long long>(rss_end_), static_cast<long long>(per_conn));
+        std::printf(
+            "  server RSS: %lld before, %lld connected, %lld at the end: %lld bytes per "
+            "connection\n",
+            static_cast<long long>(rss_before_), static_cast<long long>(rss_connected_),
+            static_cast<long long>(rss_end_), static_cast<long long>(per_conn));
       }
       for (auto& [kind, n] : errors_) {
         std::printf("  error %s: %llu\n", kind.c_str(), static_cast<unsigned long long>(n));
@@ -1080,38 +1081,38 @@ int StreamRun::Report() {
         delivery_rate);
     s = buf;
     s += "\"latency_ms\":" + latency_.Json() + ",\"ack_latency_ms\":" + ack_latency_.Json();
-    std::snprintf(buf, sizeof(buf),
-                  ",\"missing\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,"
-                  "\"subscribers_missing\":%llu,\"subscribers_duplicates\":%llu,"
-                  "\"subscribers_out_of_order\":%llu,\"disconnects\":%llu,\"errors\":{",
-                  static_cast<unsigned long long>(missing), static_cast<unsigned long long>(dups),
-                  static_cast<unsigned long long>(ooo),
-                  static_cast<unsigned long long>(subs_missing),
-                  static_cast<unsigned long long>(subs_dups),
-                  static_cast<unsigned long long>(subs_ooo),
-                  static_cast<unsigned long long>(disconnects_));
+    std::snprintf(
+        buf, sizeof(buf),
+        ",\"missing\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,"
+        "\"subscribers_missing\":%llu,\"subscribers_duplicates\":%llu,"
+        "\"subscribers_out_of_order\":%llu,\"disconnects\":%llu,\"errors\":{",
+        static_cast<unsigned long long>(missing), static_cast<unsigned long long>(dups),
+        static_cast<unsigned long long>(ooo), static_cast<unsigned long long>(subs_missing),
+        static_cast<unsigned long long>(subs_dups), static_cast<unsigned long long>(subs_ooo),
+        static_cast<unsigned long long>(disconnects_));
     s += buf + errs + "}}";
     std::printf("%s\n", s.c_str());
   } else {
     std::printf("fanout %s http://%s:%d%s: %zu of %d subscribers connected in %.3f s\n", proto,
-                o_.url.host.c_str(), o_.url.port, o_.url.path.c_str(), ready_count_,
-                o_.connections, connect_s);
-    std::printf("  writes: target %.1f/s, achieved %.1f/s over %.2f s; %llu sent, %llu acked, "
-                "%llu errors\n",
-                o_.rate, write_rate, secs, static_cast<unsigned long long>(issued_),
-                static_cast<unsigned long long>(acked_total_),
-                static_cast<unsigned long long>(write_errors_));
+                o_.url.host.c_str(), o_.url.port, o_.url.path.c_str(), ready_count_, o_.connections,
+                connect_s);
+    std::printf(
+        "  writes: target %.1f/s, achieved %.1f/s over %.2f s; %llu sent, %llu acked, "
+        "%llu errors\n",
+        o_.rate, write_rate, secs, static_cast<unsigned long long>(issued_),
+        static_cast<unsigned long long>(acked_total_),
+        static_cast<unsigned long long>(write_errors_));
     std::printf("  ack latency ms: %s\n", ack_latency_.Text().c_str());
     std::printf("  deliveries: %llu (expected %llu), %.0f/s\n",
                 static_cast<unsigned long long>(deliveries_),
                 static_cast<unsigned long long>(expected), delivery_rate);
     std::printf("  end-to-end latency ms: %s\n", latency_.Text().c_str());
-    std::printf("  missing %llu (%llu subscribers), duplicates %llu (%llu), out of order %llu "
-                "(%llu)\n",
-                static_cast<unsigned long long>(missing),
-                static_cast<unsigned long long>(subs_missing),
-                static_cast<unsigned long long>(dups), static_cast<unsigned long long>(subs_dups),
-                static_cast<unsigned long long>(ooo), static_cast<unsigned long long>(subs_ooo));
+    std::printf(
+        "  missing %llu (%llu subscribers), duplicates %llu (%llu), out of order %llu "
+        "(%llu)\n",
+        static_cast<unsigned long long>(missing), static_cast<unsigned long long>(subs_missing),
+        static_cast<unsigned long long>(dups), static_cast<unsigned long long>(subs_dups),
+        static_cast<unsigned long long>(ooo), static_cast<unsigned long long>(subs_ooo));
     std::printf("  connect failures %llu, disconnects %llu\n",
                 static_cast<unsigned long long>(connect_failures_),
                 static_cast<unsigned long long>(disconnects_));

@@ -96,11 +96,10 @@ TEST(EventideLoadTest, FanoutDeliversEveryAckedWriteToSseAndWsSubscribers) {
   for (const char* protocol : {"sse", "ws"}) {
     SCOPED_TRACE(protocol);
     int code = -1;
-    rapidjson::Document d =
-        RunMode("fanout",
-                "--url " + url + " --protocol " + protocol +
-                    " --subscribers 20 --rate 200 --duration 2s --warmup 200ms",
-                &code);
+    rapidjson::Document d = RunMode("fanout",
+                                    "--url " + url + " --protocol " + protocol +
+                                        " --subscribers 20 --rate 200 --duration 2s --warmup 200ms",
+                                    &code);
     ExpectCleanFanout(d, 20);
     EXPECT_EQ(std::string(d["protocol"].GetString()), protocol);
     EXPECT_EQ(code, 0);
@@ -128,11 +127,11 @@ TEST(EventideLoadTest, IdleHoldsConnectionsAndReadsServerRss) {
   for (const char* protocol : {"sse", "ws"}) {
     SCOPED_TRACE(protocol);
     int code = -1;
-    rapidjson::Document d = RunMode("idle",
-                                    "--url " + url + " --protocol " + protocol +
-                                        " --connections 50 --hold 1s --server-pid " +
-                                        std::to_string(server.pid()),
-                                    &code);
+    rapidjson::Document d =
+        RunMode("idle",
+                "--url " + url + " --protocol " + protocol +
+                    " --connections 50 --hold 1s --server-pid " + std::to_string(server.pid()),
+                &code);
     ASSERT_TRUE(d.IsObject());
     EXPECT_EQ(d["connections"].GetUint64(), 50u);
     EXPECT_EQ(d["connected"].GetUint64(), 50u);

@@ -25,7 +25,7 @@ TEST(LoadDeliveryCheckTest, AckedPositionsAfterTheLastOrInAGapAreMissing) {
   DeliveryCheck c;
   c.Receive(1);
   c.Receive(2);
-  c.Receive(5);  // 3 and 4 skipped
+  c.Receive(5);                                     // 3 and 4 skipped
   EXPECT_EQ(c.Missing({1, 2, 3, 4, 5, 6, 7}), 4u);  // 3, 4, 6, 7
   // A skipped position nobody acknowledged is not missing.
   EXPECT_EQ(c.Missing({1, 2, 4, 5}), 1u);
