@@ -597,6 +597,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   fanout->add_option("--max-in-flight", so.max_in_flight, "PUTs in flight over all writers")
       ->capture_default_str();
+  fanout->add_option("--payload-bytes", so.payload_bytes, "Length of each record's content")
+      ->capture_default_str();
   fanout->add_option("--ids", so.record_ids, "The writer cycles over record ids w0..w{ids-1}")
       ->capture_default_str();
 
@@ -628,7 +630,7 @@ int main(int argc, char** argv) {
     if (so.connect_timeout_us <= 0 || so.duration_us <= 0 || so.warmup_us < 0 ||
         so.drain_us < 0 || so.hold_us < 0 || so.connections < 1 || so.connect_concurrency < 1 ||
         so.rate <= 0 || so.writer_connections < 1 || so.max_in_flight < 1 ||
-        so.record_ids < 1) {
+        so.record_ids < 1 || so.payload_bytes < 0) {
       std::fprintf(stderr, "eventide-load: a duration, count or rate is out of range\n");
       return 2;
     }

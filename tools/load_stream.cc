@@ -208,7 +208,6 @@ class WriterConn {
   uint64_t position_ = 0;
   bool has_position_ = false;
   bool message_done_ = false;
-  char body_[96];
 };
 
 class StreamRun {
@@ -241,6 +240,7 @@ class StreamRun {
   llhttp_settings_t writer_settings_;
   std::string sse_request_;  // the SSE GET, the same for every subscriber
   std::string put_prefix_;   // "PUT /app/table/w"
+  std::string content_;      // the records' "content": --payload-bytes of 'x'
   std::string put_headers_;  // " HTTP/1.1\r\nHost: …\r\nContent-Length: "
 
  private:
@@ -636,19 +636,29 @@ void WriterConn::OnConnected(int status) {
 
 void WriterConn::Issue(uint64_t seq) {
   const int64_t now = NowMicros();
-  int len = std::snprintf(body_, sizeof(body_), "{\"title\":\"%lld\",\"content\":\"x\"}",
-                          static_cast<long long>(now));
+  // {"title":"<now>","content":"<content_>"}
+  static constexpr std::string_view kOpen = "{\"title\":\"", kMid = "\",\"content\":\"",
+                                    kClose = "\"}";
+  char time[24];
+  int time_len = std::snprintf(time, sizeof(time), "%lld", static_cast<long long>(now));
+  const std::string& content = run_->content_;
+  size_t len =
+      kOpen.size() + static_cast<size_t>(time_len) + kMid.size() + content.size() + kClose.size();
   char id[24];
   int id_len = std::snprintf(
       id, sizeof(id), "%llu",
       static_cast<unsigned long long>(seq % static_cast<uint64_t>(run_->o_.record_ids)));
-  char length[16];
-  int length_len = std::snprintf(length, sizeof(length), "%d\r\n\r\n", len);
+  char length[32];
+  int length_len = std::snprintf(length, sizeof(length), "%zu\r\n\r\n", len);
   out_.append(run_->put_prefix_);
   out_.append(id, static_cast<size_t>(id_len));
   out_.append(run_->put_headers_);
   out_.append(length, static_cast<size_t>(length_len));
-  out_.append(body_, static_cast<size_t>(len));
+  out_.append(kOpen);
+  out_.append(time, static_cast<size_t>(time_len));
+  out_.append(kMid);
+  out_.append(content);
+  out_.append(kClose);
   sent_at_[(head_ + in_flight_) % sent_at_.size()] = now;
   ++in_flight_;
 }
@@ -759,6 +769,7 @@ int StreamRun::Run() {
   // A PUT is put_prefix_, the id's number, put_headers_, the body's length
   // and the body (WriterConn::Issue).
   put_prefix_ = "PUT " + path + "/w";
+  content_.assign(static_cast<size_t>(o_.payload_bytes), 'x');
   put_headers_ =
       " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Length: ";
   llhttp_settings_init(&writer_settings_);

@@ -43,6 +43,9 @@ struct StreamOptions {
   // group commit with --fsync always does not cap the rate.
   int max_in_flight = 64;
   int record_ids = 100;  // the writer cycles PUTs over ids w0 … w{record_ids-1}
+  // Length of each record's "content" (the title carries the send time).
+  // Past 65,535 bytes a WebSocket event needs a 64-bit frame length.
+  int payload_bytes = 1;
 
   // idle
   int64_t hold_us = 10'000'000;

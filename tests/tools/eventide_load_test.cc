@@ -106,6 +106,25 @@ TEST(EventideLoadTest, FanoutDeliversEveryAckedWriteToSseAndWsSubscribers) {
   }
 }
 
+TEST(EventideLoadTest, FanoutParsesEventsLargerThanOneRead) {
+  // 70,000-byte records: WebSocket frames with a 64-bit length, SSE lines
+  // spanning several reads.
+  ServerProcess server;
+  ASSERT_GT(server.Start(), 0) << server.log();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/realtime-demo/message";
+  for (const char* protocol : {"sse", "ws"}) {
+    SCOPED_TRACE(protocol);
+    int code = -1;
+    rapidjson::Document d = RunMode("fanout",
+                                    "--url " + url + " --protocol " + protocol +
+                                        " --subscribers 5 --rate 50 --duration 1s --warmup 0s"
+                                        " --payload-bytes 70000",
+                                    &code);
+    ExpectCleanFanout(d, 5);
+    EXPECT_EQ(code, 0);
+  }
+}
+
 TEST(EventideLoadTest, FanoutCountsSubscribersThatCannotConnect) {
   ServerProcess server;
   ASSERT_GT(server.Start(), 0) << server.log();
