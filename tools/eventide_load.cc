@@ -1,15 +1,30 @@
-// eventide-load: a load generator for Eventide (SPEC section 11).
+// eventide-load: a load generator for Eventide (SPEC section 11, docs/LOAD.md).
 //
 //   eventide-load rest --url https://127.0.0.1:9996/realtime-demo/message
 //       --connections 16 --pipeline 1 --duration 10s
 //       --body '{"title":"t{seq}","content":"c"}' [--json]
+//   eventide-load fanout --url http://127.0.0.1:9996/realtime-demo/message
+//       --subscribers 1000 --protocol sse|ws --rate 500 --duration 10s [--json]
+//   eventide-load idle --url http://127.0.0.1:9996/realtime-demo/message
+//       --connections 10000 --protocol sse|ws --hold 10s --server-pid PID [--json]
 //
-// REST mode: C keep-alive connections on one libuv loop, each keeping up to
-// P requests in flight (pipelined), bodies rendered from a template ({seq},
-// {conn}, {time_us}); reports throughput, a status histogram, errors and
-// latency percentiles, and with --json one summary line (keys in
-// docs/LOAD.md). Fan-out modes (SSE/WS subscribers) arrive with the
-// real-time issue.
+// REST mode (this file): C keep-alive connections on one libuv loop, each
+// keeping up to P requests in flight (pipelined), bodies rendered from a
+// template ({seq}, {conn}, {time_us}); reports throughput, a status
+// histogram, errors and latency percentiles.
+//
+// Fan-out mode (load_stream.cc): N SSE or WebSocket subscribers on one URL,
+// all connected before a paced writer PUTs records whose title is their send
+// time; reports the achieved write rate, deliveries per second, end-to-end
+// latency percentiles and, per subscriber, acknowledged positions missing,
+// duplicated or out of order (exit code 1 if any, or a connect failure).
+//
+// Idle mode (load_stream.cc): N stream connections held open (WebSocket
+// Pings answered); connect time and the server's RSS per connection.
+//
+// Every mode runs on one libuv loop in one thread, raises the descriptor
+// limit to the hard limit, takes --cpu to pin itself to a core, and with
+// --json prints one summary line (keys in docs/LOAD.md).
 #include <arpa/inet.h>
 #include <llhttp.h>
 #include <netdb.h>
@@ -30,44 +45,16 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/load_common.h"
+#include "tools/load_stream.h"
+
+namespace eventide {
 namespace {
 
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-struct Url {
-  bool tls = false;
-  std::string host;
-  int port = 80;
-  std::string path = "/";
-};
-
-bool ParseUrl(const std::string& s, Url* u) {
-  std::string rest;
-  if (s.rfind("https://", 0) == 0) {
-    u->tls = true;
-    u->port = 443;
-    rest = s.substr(8);
-  } else if (s.rfind("http://", 0) == 0) {
-    rest = s.substr(7);
-  } else {
-    return false;
-  }
-  size_t slash = rest.find('/');
-  std::string hostport = rest.substr(0, slash);
-  if (slash != std::string::npos) u->path = rest.substr(slash);
-  size_t colon = hostport.rfind(':');
-  if (colon != std::string::npos && hostport.find(']') == std::string::npos) {
-    u->host = hostport.substr(0, colon);
-    u->port = std::atoi(hostport.c_str() + colon + 1);
-  } else {
-    u->host = hostport;
-  }
-  return !u->host.empty() && u->port > 0 && u->port < 65536;
-}
+using load::NowMicros;
+using load::ParseDurationUs;
+using load::ParseUrl;
+using load::Url;
 
 // A body template split at its placeholders, rendered per request into a
 // reused buffer (no allocation in the steady state).
@@ -543,22 +530,36 @@ void Conn::Close() {
   }
 }
 
-int64_t ParseDurationUs(const std::string& s) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit = end;
-  if (unit == "ms") return static_cast<int64_t>(v * 1e3);
-  if (unit == "s" || unit.empty()) return static_cast<int64_t>(v * 1e6);
-  if (unit == "m") return static_cast<int64_t>(v * 60e6);
-  return -1;
+}  // namespace
+}  // namespace eventide
+
+namespace {
+
+// Flags the fanout and idle modes share.
+void AddStreamFlags(CLI::App* cmd, eventide::load::StreamOptions* so, std::string* url,
+                    std::string* protocol, std::string* connect_timeout, int* cpu, bool* json) {
+  cmd->add_option("--url", *url, "http://host:port/app/table[/id]")->required();
+  cmd->add_option("--protocol", *protocol, "sse or ws")
+      ->check(CLI::IsMember({"sse", "ws"}))
+      ->capture_default_str();
+  cmd->add_option("--connect-concurrency", so->connect_concurrency,
+                  "Connections opening at once")
+      ->capture_default_str();
+  cmd->add_option("--connect-timeout", *connect_timeout,
+                  "Connections not ready by then count as failures")
+      ->capture_default_str();
+  cmd->add_option("--cpu", *cpu, "Pin to this CPU core");
+  cmd->add_flag("--json", *json, "Print one JSON summary line");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  using eventide::load::ParseDurationUs;
+  using eventide::load::ParseUrl;
   CLI::App app{"eventide-load: load generator for Eventide"};
   app.require_subcommand(1);
-  Options o;
+  eventide::Options o;
   std::string url, duration = "10s", body_file;
   int cpu = -1;
   CLI::App* rest = app.add_subcommand("rest", "REST writes (or reads) over keep-alive connections");
@@ -577,7 +578,64 @@ int main(int argc, char** argv) {
   rest->add_option("--cacert", o.cacert, "Verify the server against this CA (default: no check)");
   rest->add_option("--cpu", cpu, "Pin to this CPU core");
   rest->add_flag("--json", o.json, "Print one JSON summary line");
+
+  eventide::load::StreamOptions so;
+  std::string protocol = "sse", connect_timeout = "60s", warmup = "1s", drain = "2s",
+              hold = "10s";
+  CLI::App* fanout = app.add_subcommand(
+      "fanout", "N subscribers on one URL, a paced writer; end-to-end latency and delivery checks");
+  AddStreamFlags(fanout, &so, &url, &protocol, &connect_timeout, &cpu, &so.json);
+  fanout->add_option("-n,--subscribers", so.connections, "Subscribers")->capture_default_str();
+  fanout->add_option("--rate", so.rate, "Writes per second")->capture_default_str();
+  fanout->add_option("-d,--duration", duration, "Measured writing time")->capture_default_str();
+  fanout->add_option("--warmup", warmup, "Writing before the measured window")
+      ->capture_default_str();
+  fanout->add_option("--drain", drain,
+                     "Grace after the last acknowledgement for deliveries to arrive")
+      ->capture_default_str();
+  fanout->add_option("--writers", so.writer_connections, "Writer keep-alive connections")
+      ->capture_default_str();
+  fanout->add_option("--max-in-flight", so.max_in_flight, "PUTs in flight over all writers")
+      ->capture_default_str();
+  fanout->add_option("--payload-bytes", so.payload_bytes, "Length of each record's content")
+      ->capture_default_str();
+  fanout->add_option("--ids", so.record_ids, "The writer cycles over record ids w0..w{ids-1}")
+      ->capture_default_str();
+
+  CLI::App* idle = app.add_subcommand("idle", "N stream connections held open; server RSS per connection");
+  AddStreamFlags(idle, &so, &url, &protocol, &connect_timeout, &cpu, &so.json);
+  idle->add_option("-c,--connections", so.connections, "Connections")->capture_default_str();
+  idle->add_option("--hold", hold, "How long to hold them once all are connected")
+      ->capture_default_str();
+  idle->add_option("--server-pid", so.server_pid, "Read this process's VmRSS before and after");
   CLI11_PARSE(app, argc, argv);
+
+  // 10,000 subscribers need 10,000 descriptors.
+  eventide::load::RaiseFileLimit();
+  if (cpu >= 0) eventide::load::PinToCpu(cpu);
+
+  if (fanout->parsed() || idle->parsed()) {
+    if (!ParseUrl(url, &so.url)) {
+      std::fprintf(stderr, "eventide-load: --url must be http://host[:port]/path, got %s\n",
+                   url.c_str());
+      return 2;
+    }
+    so.protocol = protocol == "ws" ? eventide::load::StreamProtocol::kWs
+                                   : eventide::load::StreamProtocol::kSse;
+    so.connect_timeout_us = ParseDurationUs(connect_timeout);
+    so.duration_us = ParseDurationUs(duration);
+    so.warmup_us = ParseDurationUs(warmup);
+    so.drain_us = ParseDurationUs(drain);
+    so.hold_us = ParseDurationUs(hold);
+    if (so.connect_timeout_us <= 0 || so.duration_us <= 0 || so.warmup_us < 0 ||
+        so.drain_us < 0 || so.hold_us < 0 || so.connections < 1 || so.connect_concurrency < 1 ||
+        so.rate <= 0 || so.writer_connections < 1 || so.max_in_flight < 1 ||
+        so.record_ids < 1 || so.payload_bytes < 0) {
+      std::fprintf(stderr, "eventide-load: a duration, count or rate is out of range\n");
+      return 2;
+    }
+    return fanout->parsed() ? eventide::load::RunFanout(so) : eventide::load::RunIdle(so);
+  }
 
   if (!ParseUrl(url, &o.url)) {
     std::fprintf(stderr, "eventide-load: --url must be http(s)://host[:port]/path, got %s\n",
@@ -601,12 +659,6 @@ int main(int argc, char** argv) {
     while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) o.body.append(buf, n);
     std::fclose(f);
   }
-  if (cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0) std::perror("eventide-load: --cpu");
-  }
-  Load load(o);
+  eventide::Load load(o);
   return load.Run();
 }

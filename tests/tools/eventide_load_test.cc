@@ -1,5 +1,7 @@
 // eventide-load against the real server: it completes requests, its status
-// histogram matches what the server stored, and it reports errors it sees.
+// histogram matches what the server stored, and it reports errors it sees;
+// its fanout mode sees every acknowledged write on every subscriber, and its
+// idle mode holds connections open through the server's pings.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -10,13 +12,43 @@
 namespace eventide::testing {
 namespace {
 
-rapidjson::Document RunLoad(const std::string& args) {
+// Runs `eventide-load <mode> --json <args>`; *exit_code gets its status.
+rapidjson::Document RunMode(const std::string& mode, const std::string& args,
+                            int* exit_code = nullptr) {
   int code = -1;
-  std::string out = RunCommand(std::string(EVENTIDE_LOAD_BIN) + " rest --json " + args, &code);
+  std::string out =
+      RunCommand(std::string(EVENTIDE_LOAD_BIN) + " " + mode + " --json " + args, &code);
+  if (exit_code) *exit_code = code;
   rapidjson::Document d;
   d.Parse(out.c_str());
   EXPECT_FALSE(d.HasParseError()) << out;
   return d;
+}
+
+rapidjson::Document RunLoad(const std::string& args) { return RunMode("rest", args); }
+
+// Every subscriber received every acknowledged write once, in order.
+void ExpectCleanFanout(const rapidjson::Document& d, uint64_t subscribers) {
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["subscribers"].GetUint64(), subscribers);
+  EXPECT_EQ(d["connected"].GetUint64(), subscribers);
+  EXPECT_EQ(d["connect_failures"].GetUint64(), 0u);
+  EXPECT_EQ(d["disconnects"].GetUint64(), 0u);
+  EXPECT_EQ(d["write_errors"].GetUint64(), 0u);
+  const uint64_t acked = d["acked_writes"].GetUint64();
+  EXPECT_GT(acked, 0u);
+  EXPECT_EQ(d["writes_sent"].GetUint64(), acked);
+  EXPECT_EQ(d["missing"].GetUint64(), 0u);
+  EXPECT_EQ(d["duplicates"].GetUint64(), 0u);
+  EXPECT_EQ(d["out_of_order"].GetUint64(), 0u);
+  EXPECT_EQ(d["subscribers_missing"].GetUint64(), 0u);
+  // Nothing else writes to the table: each subscriber got exactly the acked writes.
+  EXPECT_EQ(d["deliveries"].GetUint64(), subscribers * acked);
+  EXPECT_EQ(d["expected_deliveries"].GetUint64(), subscribers * acked);
+  EXPECT_GT(d["deliveries_per_second"].GetDouble(), 0);
+  EXPECT_GE(d["latency_ms"]["p99"].GetDouble(), d["latency_ms"]["p50"].GetDouble());
+  EXPECT_GE(d["latency_ms"]["max"].GetDouble(), d["latency_ms"]["p999"].GetDouble());
+  EXPECT_EQ(d["errors"].MemberCount(), 0u);
 }
 
 TEST(EventideLoadTest, RestCreatesOverPipelinedConnections) {
@@ -55,6 +87,81 @@ TEST(EventideLoadTest, HttpsAndAnUnreachableServer) {
   d = RunLoad("--url " + url + " -c 1 -d 300ms");
   EXPECT_EQ(d["requests"].GetUint64(), 0u);
   EXPECT_GT(d["errors"]["connect"].GetUint64(), 0u);
+}
+
+TEST(EventideLoadTest, FanoutDeliversEveryAckedWriteToSseAndWsSubscribers) {
+  ServerProcess server;
+  ASSERT_GT(server.Start(), 0) << server.log();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/realtime-demo/message";
+  for (const char* protocol : {"sse", "ws"}) {
+    SCOPED_TRACE(protocol);
+    int code = -1;
+    rapidjson::Document d = RunMode("fanout",
+                                    "--url " + url + " --protocol " + protocol +
+                                        " --subscribers 20 --rate 200 --duration 2s --warmup 200ms",
+                                    &code);
+    ExpectCleanFanout(d, 20);
+    EXPECT_EQ(std::string(d["protocol"].GetString()), protocol);
+    EXPECT_EQ(code, 0);
+  }
+}
+
+TEST(EventideLoadTest, FanoutParsesEventsLargerThanOneRead) {
+  // 70,000-byte records: WebSocket frames with a 64-bit length, SSE lines
+  // spanning several reads.
+  ServerProcess server;
+  ASSERT_GT(server.Start(), 0) << server.log();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/realtime-demo/message";
+  for (const char* protocol : {"sse", "ws"}) {
+    SCOPED_TRACE(protocol);
+    int code = -1;
+    rapidjson::Document d = RunMode("fanout",
+                                    "--url " + url + " --protocol " + protocol +
+                                        " --subscribers 5 --rate 50 --duration 1s --warmup 0s"
+                                        " --payload-bytes 70000",
+                                    &code);
+    ExpectCleanFanout(d, 5);
+    EXPECT_EQ(code, 0);
+  }
+}
+
+TEST(EventideLoadTest, FanoutCountsSubscribersThatCannotConnect) {
+  ServerProcess server;
+  ASSERT_GT(server.Start(), 0) << server.log();
+  // A table that does not exist: every subscription is refused (404).
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/realtime-demo/nope";
+  int code = -1;
+  rapidjson::Document d =
+      RunMode("fanout", "--url " + url + " --subscribers 5 --rate 50 --duration 200ms", &code);
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["connect_failures"].GetUint64(), 5u);
+  EXPECT_EQ(d["connected"].GetUint64(), 0u);
+  EXPECT_NE(code, 0);
+}
+
+TEST(EventideLoadTest, IdleHoldsConnectionsAndReadsServerRss) {
+  ServerProcess server;
+  ASSERT_GT(server.Start(), 0) << server.log();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/realtime-demo/message";
+  for (const char* protocol : {"sse", "ws"}) {
+    SCOPED_TRACE(protocol);
+    int code = -1;
+    rapidjson::Document d =
+        RunMode("idle",
+                "--url " + url + " --protocol " + protocol +
+                    " --connections 50 --hold 1s --server-pid " + std::to_string(server.pid()),
+                &code);
+    ASSERT_TRUE(d.IsObject());
+    EXPECT_EQ(d["connections"].GetUint64(), 50u);
+    EXPECT_EQ(d["connected"].GetUint64(), 50u);
+    EXPECT_EQ(d["connect_failures"].GetUint64(), 0u);
+    EXPECT_EQ(d["disconnects"].GetUint64(), 0u);
+    EXPECT_GT(d["rss_before_bytes"].GetInt64(), 0);
+    EXPECT_GT(d["rss_connected_bytes"].GetInt64(), 0);
+    EXPECT_TRUE(d.HasMember("rss_per_connection_bytes"));
+    EXPECT_GE(d["hold_seconds"].GetDouble(), 1.0);
+    EXPECT_EQ(code, 0);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,63 @@
+// The stream modes of eventide-load (SPEC section 11, docs/LOAD.md):
+//
+//   fanout  N subscribers (SSE or WebSocket) on one URL, one paced writer
+//           PUTting records that carry their send time; reports end-to-end
+//           latency and, per subscriber, acknowledged positions missing,
+//           received twice, or received out of order.
+//   idle    N stream connections held open; the server's RSS per connection.
+//
+// Both run on one libuv loop in the calling thread and return the process
+// exit code: 0 clean, 1 when the run saw a fault (a connect failure, a lost
+// connection, a missing/duplicate/out-of-order delivery), 2 for bad usage.
+#ifndef EVENTIDE_TOOLS_LOAD_STREAM_H_
+#define EVENTIDE_TOOLS_LOAD_STREAM_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "tools/load_common.h"
+
+namespace eventide::load {
+
+enum class StreamProtocol { kSse, kWs };
+
+struct StreamOptions {
+  Url url;  // http:// only (the stream modes speak no TLS)
+  StreamProtocol protocol = StreamProtocol::kSse;
+  int connections = 100;  // fanout: subscribers; idle: connections held
+  // At most this many connections between connect() and their first
+  // notice: a burst of 10,000 SYNs overflows the server's accept backlog.
+  int connect_concurrency = 200;
+  int64_t connect_timeout_us = 60'000'000;
+
+  // fanout
+  double rate = 100;  // writes per second
+  int64_t duration_us = 10'000'000;
+  int64_t warmup_us = 1'000'000;
+  // After the last acknowledgement, how long subscribers may take to receive
+  // every acknowledged position before the rest count as missing.
+  int64_t drain_us = 2'000'000;
+  int writer_connections = 8;
+  // PUTs in flight over all writer connections (pipelined): enough that a
+  // group commit with --fsync always does not cap the rate.
+  int max_in_flight = 64;
+  int record_ids = 100;  // the writer cycles PUTs over ids w0 … w{record_ids-1}
+  // Length of each record's "content" (the title carries the send time).
+  // Past 65,535 bytes a WebSocket event needs a 64-bit frame length.
+  int payload_bytes = 1;
+
+  // idle
+  int64_t hold_us = 10'000'000;
+  pid_t server_pid = 0;  // 0: no RSS figures
+
+  bool json = false;
+};
+
+// REQUIRES: !o.url.tls.
+int RunFanout(const StreamOptions& o);
+int RunIdle(const StreamOptions& o);
+
+}  // namespace eventide::load
+
+#endif  // EVENTIDE_TOOLS_LOAD_STREAM_H_
