@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -277,6 +278,9 @@ const config::App* Server::FindApp(std::string_view app_id) const {
 }
 
 Status Server::Start() {
+  // A peer that closes while we write must cost an EPIPE on that socket,
+  // not the process (the default action of SIGPIPE is to terminate).
+  std::signal(SIGPIPE, SIG_IGN);
   Status s = config::LoadApps(options_.apps_dir, &apps_);
   if (!s.ok()) return s;
   if (apps_.empty()) {
