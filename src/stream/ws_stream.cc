@@ -108,17 +108,39 @@ std::string WebSocketAccept(std::string_view key) {
   return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
 }
 
+void FrameBoundary::Feed(std::string_view data) {
+  const auto* b = reinterpret_cast<const uint8_t*>(data.data());
+  size_t i = 0;
+  while (i < data.size()) {
+    if (payload_left_ > 0) {
+      const uint64_t skip = std::min<uint64_t>(payload_left_, data.size() - i);
+      payload_left_ -= skip;
+      i += static_cast<size_t>(skip);
+      continue;
+    }
+    header_[header_len_++] = b[i++];
+    if (header_len_ < 2) continue;
+    const uint8_t len7 = header_[1] & 0x7F;
+    const size_t need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((header_[1] & 0x80) ? 4 : 0);
+    if (header_len_ < need) continue;
+    uint64_t len = len7;
+    if (len7 == 126) {
+      len = (uint64_t{header_[2]} << 8) | header_[3];
+    } else if (len7 == 127) {
+      len = 0;
+      for (int k = 2; k < 10; ++k) len = (len << 8) | header_[k];
+    }
+    const uint8_t opcode = header_[0] & 0x0F;
+    const bool fin = (header_[0] & 0x80) != 0;
+    if (opcode < 0x8) in_message_ = !fin;  // data frames: a message goes on until FIN
+    payload_left_ = len;
+    header_len_ = 0;
+  }
+}
+
 WsStream::WsStream(StreamContext* ctx, StreamTransport* transport, WsHost* host, WsRequest request)
     : ctx_(ctx), t_(transport), host_(host), req_(std::move(request)) {
   ++ctx_->stats.ws_connections;
-  wslay_event_callbacks cb{};
-  cb.recv_callback = &WsCallbacks::Recv;
-  cb.send_callback = &WsCallbacks::Send;
-  cb.on_msg_recv_callback = &WsCallbacks::Message;
-  wslay_event_context_server_init(&ws_, &cb, this);
-  if (ws_ != nullptr) {
-    wslay_event_config_set_max_recv_msg_length(ws_, ctx_->options.ws_max_message_bytes);
-  }
 }
 
 WsStream::~WsStream() {
@@ -127,15 +149,41 @@ WsStream::~WsStream() {
   --ctx_->stats.ws_connections;
 }
 
+bool WsStream::EnsureWslay() {
+  if (ws_ != nullptr) return true;
+  wslay_event_callbacks cb{};
+  cb.recv_callback = &WsCallbacks::Recv;
+  cb.send_callback = &WsCallbacks::Send;
+  cb.on_msg_recv_callback = &WsCallbacks::Message;
+  if (wslay_event_context_server_init(&ws_, &cb, this) != 0 || ws_ == nullptr) {
+    ws_ = nullptr;
+    closed_ = true;
+    subs_.clear();
+    t_->Abort();  // out of memory
+    return false;
+  }
+  wslay_event_config_set_max_recv_msg_length(ws_, ctx_->options.ws_max_message_bytes);
+  return true;
+}
+
+void WsStream::MaybeReleaseWslay() {
+  // wslay's context holds two 4 KiB buffers: an idle connection does not
+  // keep one. Between whole messages, with nothing queued and no closing
+  // handshake under way, it holds no state a new context would not have.
+  if (ws_ == nullptr || closing_ || closed_ || !boundary_.idle()) return;
+  if (wslay_event_want_write(ws_) || wslay_event_get_queued_msg_count(ws_) != 0 ||
+      wslay_event_get_close_received(ws_) || wslay_event_get_close_sent(ws_) ||
+      !wslay_event_get_read_enabled(ws_)) {
+    return;
+  }
+  wslay_event_context_free(ws_);
+  ws_ = nullptr;
+}
+
 void WsStream::Start(std::string_view early) {
   const int64_t now = ctx_->now_ms();
   stall_.Progress(now);
   next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.ws_ping_ms);
-  if (ws_ == nullptr) {  // out of memory
-    closed_ = true;
-    t_->Abort();
-    return;
-  }
   ArmTimer();
   // The URL's topic is followed from the first moment: everything written
   // after the 101 reaches the client.
@@ -155,7 +203,8 @@ void WsStream::SendRaw(std::string_view bytes) {
 }
 
 void WsStream::OnData(std::string_view data) {
-  if (closed_) return;
+  if (closed_ || !EnsureWslay()) return;
+  boundary_.Feed(data);
   input_ = data;
   int r = wslay_event_recv(ws_);
   input_ = {};
@@ -167,10 +216,11 @@ void WsStream::OnData(std::string_view data) {
   }
   Pump();
   if (!closed_) UpdateReading();
+  MaybeReleaseWslay();
 }
 
 void WsStream::Pump() {
-  if (closed_) return;
+  if (closed_ || ws_ == nullptr) return;
   wslay_event_send(ws_);
   if (wslay_event_get_close_sent(ws_) && !protocol_close_counted_) {
     protocol_close_counted_ = true;
@@ -193,7 +243,7 @@ void WsStream::Pump() {
 }
 
 void WsStream::CloseWith(uint16_t code, std::string_view reason) {
-  if (closing_ || closed_) return;
+  if (closing_ || closed_ || !EnsureWslay()) return;
   closing_ = true;
   close_deadline_ms_ = ctx_->now_ms() + kCloseGraceMs;
   subs_.clear();

@@ -10,7 +10,9 @@
 // Event frames are whole unmasked frames shared by every subscriber and sent
 // as they are; wslay only sends control frames (Pong replies, Close). Its
 // send callback takes every byte at once, so its frames never interleave
-// with ours mid-frame.
+// with ours mid-frame. wslay's context (8 KiB of buffers) is made when the
+// client's bytes arrive and released between messages, so an idle
+// connection costs no more than an SSE one plus its subscriptions.
 //
 // Close codes: 1003 for a binary message, 1007 for text that is not UTF-8,
 // 1009 for a message over ws_max_message_bytes, 1002 for a protocol error,
@@ -64,6 +66,21 @@ struct WsRequest {
   ResolvedTopic own;      // the URL's topic: followed from the start
   bool retained = false;  // ?retained=true
   ResumeId resume;        // ?lastEventId=
+};
+
+// Follows a client's frame headers (RFC 6455 section 5.2) just enough to know
+// when the bytes so far end on a message boundary: no frame half-received,
+// no fragmented message open.
+class FrameBoundary {
+ public:
+  void Feed(std::string_view data);
+  bool idle() const { return header_len_ == 0 && payload_left_ == 0 && !in_message_; }
+
+ private:
+  uint8_t header_[14] = {};
+  size_t header_len_ = 0;
+  uint64_t payload_left_ = 0;
+  bool in_message_ = false;
 };
 
 // RFC 6455 section 4.2.1: a Sec-WebSocket-Key is 16 bytes in base64.
@@ -124,6 +141,11 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   void CloseWith(uint16_t code, std::string_view reason);
   // Writes what wslay queued and ends the connection when wslay is done.
   void Pump();
+  // wslay's context exists only while the client is mid-message or a
+  // closing handshake runs; false when it cannot be made (the connection is
+  // aborted).
+  bool EnsureWslay();
+  void MaybeReleaseWslay();
   void ArmTimer();
   // Pauses or resumes reading the client by its writes in flight and its
   // unread output.
@@ -133,7 +155,8 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   StreamTransport* t_;
   WsHost* host_;
   WsRequest req_;
-  wslay_event_context* ws_ = nullptr;
+  wslay_event_context* ws_ = nullptr;  // see EnsureWslay
+  FrameBoundary boundary_;
   std::map<std::string, std::unique_ptr<Subscription>> subs_;  // by canonical name
   std::unordered_map<uint64_t, PendingWrite> pending_;         // by slot
   uint64_t next_slot_ = 1;
