@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "tools/load_common.h"
+#include "tools/load_catchup.h"
 #include "tools/load_stream.h"
 
 namespace eventide {
@@ -601,6 +602,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   fanout->add_option("--ids", so.record_ids, "The writer cycles over record ids w0..w{ids-1}")
       ->capture_default_str();
+  fanout->add_option("--nchan-pub", so.nchan_pub_path,
+                     "The server is Nchan: POST messages to this path (e.g. /pub/bench); "
+                     "--url is the subscriber location; needs --writers 1");
 
   CLI::App* idle = app.add_subcommand("idle", "N stream connections held open; server RSS per connection");
   AddStreamFlags(idle, &so, &url, &protocol, &connect_timeout, &cpu, &so.json);
@@ -608,12 +612,36 @@ int main(int argc, char** argv) {
   idle->add_option("--hold", hold, "How long to hold them once all are connected")
       ->capture_default_str();
   idle->add_option("--server-pid", so.server_pid, "Read this process's VmRSS before and after");
+  idle->add_flag("--nchan", so.nchan,
+                 "The server is Nchan (--url is a subscriber location such as /sub/idle)");
+  eventide::load::CatchupOptions co;
+  CLI::App* catchup = app.add_subcommand(
+      "catchup", "Write N entries, then time one SSE subscriber resuming from before them");
+  catchup->add_option("--url", url, "http://host:port/app/table (or Nchan's /sub/CHANNEL)")
+      ->required();
+  catchup->add_option("-n,--entries", co.entries, "Entries missed")->capture_default_str();
+  catchup->add_option("--payload-bytes", co.payload_bytes, "Length of each record's content")
+      ->capture_default_str();
+  catchup->add_option("--write-rate", co.write_rate,
+                      "Entries written per second (0: as fast as the server takes them)")
+      ->capture_default_str();
+  catchup->add_option("--nchan-pub", co.nchan_pub_path,
+                      "The server is Nchan: POST messages to this path (e.g. /pub/bench)");
+  catchup->add_option("--cpu", cpu, "Pin to this CPU core");
+  catchup->add_flag("--json", co.json, "Print one JSON summary line");
   CLI11_PARSE(app, argc, argv);
 
   // 10,000 subscribers need 10,000 descriptors.
   eventide::load::RaiseFileLimit();
   if (cpu >= 0) eventide::load::PinToCpu(cpu);
 
+  if (catchup->parsed()) {
+    if (!ParseUrl(url, &co.url) || co.url.tls || co.entries < 1 || co.payload_bytes < 0) {
+      std::fprintf(stderr, "eventide-load: catchup needs an http:// --url and --entries >= 1\n");
+      return 2;
+    }
+    return eventide::load::RunCatchup(co);
+  }
   if (fanout->parsed() || idle->parsed()) {
     if (!ParseUrl(url, &so.url)) {
       std::fprintf(stderr, "eventide-load: --url must be http://host[:port]/path, got %s\n",
@@ -634,6 +662,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "eventide-load: a duration, count or rate is out of range\n");
       return 2;
     }
+    if (!so.nchan_pub_path.empty()) so.nchan = true;
     return fanout->parsed() ? eventide::load::RunFanout(so) : eventide::load::RunIdle(so);
   }
 

@@ -69,6 +69,13 @@ int64_t SendTimeIn(std::string_view s) {
   return static_cast<int64_t>(v);
 }
 
+// The writer's sequence number, from `"seq":N` in a message (Nchan runs).
+bool SeqIn(std::string_view s, uint64_t* seq) {
+  static constexpr std::string_view kSeq = "\"seq\":";
+  size_t at = s.rfind(kSeq);
+  return at != std::string_view::npos && ParseU64(s.substr(at + kSeq.size()), seq);
+}
+
 // The value of header `lower_name` in a response head, trimmed; empty when
 // absent.
 std::string_view FindHeader(std::string_view head, std::string_view lower_name) {
@@ -151,6 +158,7 @@ class StreamConn {
   uint32_t index_;
   State state_ = State::kNew;
   bool ready_ = false;  // its first notice (connected / subscribed) arrived
+  bool nchan_ = false;  // the server is Nchan (StreamOptions::nchan_pub_path)
   uv_tcp_t tcp_;
   uv_connect_t connect_req_;
   std::string in_;   // bytes of an incomplete line or frame
@@ -175,7 +183,10 @@ class StreamConn {
 class WriterConn {
  public:
   WriterConn(StreamRun* run, int index, int max_in_flight)
-      : run_(run), index_(index), sent_at_(static_cast<size_t>(max_in_flight)) {}
+      : run_(run),
+        index_(index),
+        sent_at_(static_cast<size_t>(max_in_flight)),
+        seq_at_(static_cast<size_t>(max_in_flight)) {}
   void Connect();
   void Close();
   void Fail(const char* why);
@@ -202,6 +213,7 @@ class WriterConn {
   std::string out_, writing_buf_;
   // Send times of the requests in flight, a ring (answers come in order).
   std::vector<int64_t> sent_at_;
+  std::vector<uint64_t> seq_at_;  // and their sequence numbers (Nchan runs)
   size_t head_ = 0, in_flight_ = 0;
   // The response being parsed.
   std::string field_, value_;
@@ -385,6 +397,8 @@ size_t StreamConn::Consume(std::string_view data) {
     }
     state_ = State::kOpen;
     pos = end + 4;
+    // Nchan says nothing when a subscription starts: the head is the sign.
+    if (nchan_ && !ready_) run_->OnReady(this);
   }
   data.remove_prefix(pos);
   return pos + (run_->o_.protocol == StreamProtocol::kSse ? ConsumeSse(data) : ConsumeWs(data));
@@ -425,7 +439,13 @@ size_t StreamConn::ConsumeSse(std::string_view data) {
       int64_t t = SendTimeIn(value);
       if (t >= 0) sse_sent_us_ = t;
       if (value.find("\"type\":\"connected\"") != std::string_view::npos) sse_connected_ = true;
-    } else if (field == "id") {
+      if (nchan_) {
+        // Nchan: events have no name, and their id is Nchan's own; the
+        // message carries the sequence number.
+        sse_has_id_ = SeqIn(value, &sse_id_);
+        if (sse_has_id_) sse_kind_ = SseKind::kPublish;
+      }
+    } else if (field == "id" && !nchan_) {
       sse_has_id_ = ParseU64(value, &sse_id_);
     } else if (field == "event") {
       sse_kind_ = value == "update"    ? SseKind::kUpdate
@@ -522,6 +542,11 @@ size_t StreamConn::ConsumeWs(std::string_view data) {
 }
 
 void StreamConn::OnWsText(std::string_view text) {
+  if (nchan_) {  // the message as published
+    uint64_t seq;
+    if (SeqIn(text, &seq)) Deliver(seq, SendTimeIn(text));
+    return;
+  }
   static constexpr std::string_view kType = "{\"message_type\":\"";
   if (StartsWith(text, kType)) {
     std::string_view type = text.substr(kType.size());
@@ -636,30 +661,43 @@ void WriterConn::OnConnected(int status) {
 
 void WriterConn::Issue(uint64_t seq) {
   const int64_t now = NowMicros();
-  // {"title":"<now>","content":"<content_>"}
+  // Eventide: PUT …/w<id> {"title":"<now>","content":"<content_>"}
+  // Nchan:    POST /pub/… {"title":"<now>","content":"<content_>","seq":<seq>}
   static constexpr std::string_view kOpen = "{\"title\":\"", kMid = "\",\"content\":\"",
-                                    kClose = "\"}";
+                                    kClose = "\"}", kSeqOpen = "\",\"seq\":";
+  const bool nchan = !run_->o_.nchan_pub_path.empty();
   char time[24];
   int time_len = std::snprintf(time, sizeof(time), "%lld", static_cast<long long>(now));
+  char seq_text[24];
+  int seq_len = std::snprintf(seq_text, sizeof(seq_text), "%llu", static_cast<unsigned long long>(seq));
   const std::string& content = run_->content_;
-  size_t len =
-      kOpen.size() + static_cast<size_t>(time_len) + kMid.size() + content.size() + kClose.size();
-  char id[24];
-  int id_len = std::snprintf(
-      id, sizeof(id), "%llu",
-      static_cast<unsigned long long>(seq % static_cast<uint64_t>(run_->o_.record_ids)));
+  size_t len = kOpen.size() + static_cast<size_t>(time_len) + kMid.size() + content.size() +
+               (nchan ? kSeqOpen.size() + static_cast<size_t>(seq_len) + 1 : kClose.size());
   char length[32];
   int length_len = std::snprintf(length, sizeof(length), "%zu\r\n\r\n", len);
   out_.append(run_->put_prefix_);
-  out_.append(id, static_cast<size_t>(id_len));
+  if (!nchan) {
+    char id[24];
+    int id_len = std::snprintf(
+        id, sizeof(id), "%llu",
+        static_cast<unsigned long long>(seq % static_cast<uint64_t>(run_->o_.record_ids)));
+    out_.append(id, static_cast<size_t>(id_len));
+  }
   out_.append(run_->put_headers_);
   out_.append(length, static_cast<size_t>(length_len));
   out_.append(kOpen);
   out_.append(time, static_cast<size_t>(time_len));
   out_.append(kMid);
   out_.append(content);
-  out_.append(kClose);
+  if (nchan) {
+    out_.append(kSeqOpen);
+    out_.append(seq_text, static_cast<size_t>(seq_len));
+    out_.push_back('}');
+  } else {
+    out_.append(kClose);
+  }
   sent_at_[(head_ + in_flight_) % sent_at_.size()] = now;
+  seq_at_[(head_ + in_flight_) % seq_at_.size()] = seq;
   ++in_flight_;
 }
 
@@ -709,6 +747,12 @@ void WriterConn::OnRead(ssize_t n, const uv_buf_t* buf) {
         return;
       }
       int64_t sent = sent_at_[head_];
+      if (!run_->o_.nchan_pub_path.empty()) {
+        // Nchan stores messages in the order one connection sends them:
+        // the writer's sequence number is the position.
+        has_position_ = true;
+        position_ = seq_at_[head_];
+      }
       head_ = (head_ + 1) % sent_at_.size();
       --in_flight_;
       run_->OnAck(parser_.status_code, has_position_, position_, sent);
@@ -757,6 +801,10 @@ int StreamRun::Run() {
     std::fprintf(stderr, "eventide-load: fanout and idle speak http:// only\n");
     return 2;
   }
+  if (!o_.nchan_pub_path.empty() && o_.writer_connections != 1) {
+    std::fprintf(stderr, "eventide-load: --nchan-pub needs --writers 1 (the sequence is the order)\n");
+    return 2;
+  }
   uv_loop_init(&loop_);
   if (!Resolve()) return 2;
   RAND_bytes(reinterpret_cast<unsigned char*>(&rng_), sizeof(rng_));
@@ -768,7 +816,7 @@ int StreamRun::Run() {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   // A PUT is put_prefix_, the id's number, put_headers_, the body's length
   // and the body (WriterConn::Issue).
-  put_prefix_ = "PUT " + path + "/w";
+  put_prefix_ = o_.nchan_pub_path.empty() ? "PUT " + path + "/w" : "POST " + o_.nchan_pub_path;
   content_.assign(static_cast<size_t>(o_.payload_bytes), 'x');
   put_headers_ =
       " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Length: ";
@@ -810,6 +858,7 @@ int StreamRun::Run() {
   conns_.reserve(static_cast<size_t>(o_.connections));
   for (int i = 0; i < o_.connections; ++i) {
     conns_.push_back(std::make_unique<StreamConn>(this, static_cast<uint32_t>(i)));
+    conns_.back()->nchan_ = o_.nchan;
   }
   StartConnects();
 

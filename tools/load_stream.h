@@ -46,6 +46,16 @@ struct StreamOptions {
   // Length of each record's "content" (the title carries the send time).
   // Past 65,535 bytes a WebSocket event needs a 64-bit frame length.
   int payload_bytes = 1;
+  // Non-empty: the server is Nginx with the Nchan module, for comparisons
+  // (tools/bench/). `url` is the subscriber location (/sub/CHANNEL) and this
+  // the publisher location (/pub/CHANNEL); each message carries a sequence
+  // number ("seq") that stands in for Eventide's position. Needs one writer
+  // connection, so that the sequence is the order Nchan stores messages in.
+  std::string nchan_pub_path;
+  // The server is Nchan (set with nchan_pub_path; alone for idle): a
+  // subscription is ready when its response head arrives (Nchan sends no
+  // notice), and events carry "seq".
+  bool nchan = false;
 
   // idle
   int64_t hold_us = 10'000'000;

@@ -28,6 +28,7 @@ pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 100000; multi_accept on; }
 http {
+  keepalive_requests 100000000;
   access_log off;
   client_body_temp_path $dir/tmp/body;
   proxy_temp_path $dir/tmp/proxy;

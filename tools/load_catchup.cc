@@ -1,0 +1,231 @@
+// eventide-load catchup: how long a subscriber that missed N entries takes
+// to receive them all (SPEC section 6, resume; issue 4's comparison).
+//
+//   1. write N entries as fast as the server takes them (one keep-alive
+//      connection, pipelined), remembering the first and last positions;
+//   2. connect one SSE subscriber that presents the position before the
+//      first (Last-Event-ID) and time it until it has received the Nth,
+//      checking that they come contiguous and in order.
+//
+// Against Nchan (--nchan-pub) the messages carry a sequence number and the
+// subscriber asks for the whole buffer (Last-Event-ID: 0:0). Blocking
+// sockets: one connection at a time, nothing to multiplex.
+#include "tools/load_catchup.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace eventide::load {
+namespace {
+
+int Connect(const Url& u) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(u.port));
+  if (::inet_pton(AF_INET, u.host == "localhost" ? "127.0.0.1" : u.host.c_str(), &a.sin_addr) != 1 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+bool SendAll(int fd, std::string_view b) {
+  while (!b.empty()) {
+    ssize_t n = ::send(fd, b.data(), b.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    b.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+uint64_t Digits(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') break;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+// Reads whole responses off `fd` until `count` were read; records the
+// Event-Position of the first and last. False on a non-2xx or a dead socket.
+bool ReadResponses(int fd, size_t count, std::string* buf, uint64_t* first, uint64_t* last) {
+  size_t done = 0;
+  size_t at = 0;
+  char tmp[65536];
+  while (done < count) {
+    size_t head_end = buf->find("\r\n\r\n", at);
+    if (head_end == std::string::npos) {
+      buf->erase(0, at);
+      at = 0;
+      ssize_t n = ::recv(fd, tmp, sizeof(tmp), 0);
+      if (n <= 0) return false;
+      buf->append(tmp, static_cast<size_t>(n));
+      continue;
+    }
+    std::string_view head(buf->data() + at, head_end - at);
+    if (head.size() < 12 || head[9] != '2') {
+      std::fprintf(stderr, "eventide-load catchup: write answered %.*s\n",
+                   static_cast<int>(std::min<size_t>(head.find('\r'), head.size())), head.data());
+      return false;
+    }
+    size_t body = 0;
+    for (std::string_view name : {"content-length: ", "Content-Length: "}) {
+      size_t cl = head.find(name);
+      if (cl != std::string_view::npos) body = Digits(head.substr(cl + name.size()));
+    }
+    size_t ep = head.find("event-position: ");
+    if (ep != std::string_view::npos) {
+      uint64_t p = Digits(head.substr(ep + 16));
+      if (done == 0) *first = p;
+      *last = p;
+    }
+    size_t end = head_end + 4 + body;
+    while (buf->size() < end) {
+      ssize_t n = ::recv(fd, tmp, sizeof(tmp), 0);
+      if (n <= 0) return false;
+      buf->append(tmp, static_cast<size_t>(n));
+    }
+    at = end;
+    ++done;
+  }
+  buf->erase(0, at);
+  return true;
+}
+
+}  // namespace
+
+int RunCatchup(const CatchupOptions& o) {
+  const bool nchan = !o.nchan_pub_path.empty();
+  const std::string host = o.url.host + ":" + std::to_string(o.url.port);
+  std::string path = o.url.path;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::string content(static_cast<size_t>(o.payload_bytes), 'x');
+
+  // 1. The entries the subscriber will have missed.
+  int w = Connect(o.url);
+  if (w < 0) {
+    std::fprintf(stderr, "eventide-load catchup: cannot connect to %s\n", host.c_str());
+    return 1;
+  }
+  const int64_t write_start = NowMicros();
+  uint64_t first = 0, last = 0, f = 0, l = 0;
+  std::string req, buf;
+  constexpr size_t kBatch = 256;
+  for (size_t i = 0; i < o.entries;) {
+    req.clear();
+    size_t batch = std::min(kBatch, o.entries - i);
+    for (size_t k = 0; k < batch; ++k, ++i) {
+      std::string body = "{\"title\":\"0\",\"content\":\"" + content + "\"" +
+                         (nchan ? ",\"seq\":" + std::to_string(i + 1) : "") + "}";
+      req += nchan ? "POST " + o.nchan_pub_path : "PUT " + path + "/w" + std::to_string(i % 100);
+      req += " HTTP/1.1\r\nHost: " + host +
+             "\r\nContent-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }
+    if (!SendAll(w, req) || !ReadResponses(w, batch, &buf, &f, &l)) {
+      std::fprintf(stderr, "eventide-load catchup: writing failed after %zu entries\n", i);
+      ::close(w);
+      return 1;
+    }
+    if (first == 0) first = f;
+    last = l;
+    if (o.write_rate > 0) {  // paced in batches
+      const int64_t due = write_start + static_cast<int64_t>(static_cast<double>(i) / o.write_rate * 1e6);
+      const int64_t now = NowMicros();
+      if (due > now) ::usleep(static_cast<useconds_t>(due - now));
+    }
+  }
+  ::close(w);
+  const double write_seconds = static_cast<double>(NowMicros() - write_start) / 1e6;
+  if (nchan) {
+    first = 1;
+    last = o.entries;
+  }
+
+  // 2. The subscriber that missed them.
+  int s = Connect(o.url);
+  if (s < 0) return 1;
+  const std::string resume_from = nchan ? "0:0" : std::to_string(first - 1);
+  const int64_t start = NowMicros();
+  if (!SendAll(s, "GET " + o.url.path + " HTTP/1.1\r\nHost: " + host +
+                      "\r\nAccept: text/event-stream\r\nLast-Event-ID: " + resume_from + "\r\n\r\n")) {
+    return 1;
+  }
+  uint64_t expect = first, received = 0, out_of_order = 0;
+  int64_t first_event_us = 0;
+  std::string line_buf;
+  char tmp[1 << 16];
+  bool head_done = false;
+  while (expect <= last) {
+    ssize_t n = ::recv(s, tmp, sizeof(tmp), 0);
+    if (n <= 0) break;
+    line_buf.append(tmp, static_cast<size_t>(n));
+    size_t at = 0;
+    if (!head_done) {
+      size_t e = line_buf.find("\r\n\r\n");
+      if (e == std::string::npos) continue;
+      head_done = true;
+      at = e + 4;
+    }
+    for (;;) {
+      size_t nl = line_buf.find('\n', at);
+      if (nl == std::string::npos) break;
+      std::string_view line(line_buf.data() + at, nl - at);
+      at = nl + 1;
+      uint64_t pos = 0;
+      bool event = false;
+      if (!nchan && line.substr(0, 4) == "id: ") {
+        pos = Digits(line.substr(4));
+        event = true;
+      } else if (nchan && line.substr(0, 6) == "data: ") {
+        size_t k = line.rfind("\"seq\":");
+        if (k != std::string_view::npos) {
+          pos = Digits(line.substr(k + 6));
+          event = true;
+        }
+      }
+      if (!event) continue;
+      if (received == 0) first_event_us = NowMicros();
+      ++received;
+      if (pos != expect) ++out_of_order;
+      expect = pos + 1;
+    }
+    line_buf.erase(0, at);
+  }
+  const int64_t end = NowMicros();
+  ::close(s);
+  const double seconds = static_cast<double>(end - start) / 1e6;
+  const double first_ms = first_event_us ? static_cast<double>(first_event_us - start) / 1e3 : -1;
+  const bool ok = received == o.entries && out_of_order == 0;
+  if (o.json) {
+    std::printf(
+        "{\"mode\":\"catchup\",\"server\":\"%s\",\"entries\":%zu,\"write_seconds\":%.3f,"
+        "\"received\":%llu,\"out_of_order\":%llu,\"first_event_ms\":%.3f,\"seconds\":%.3f,"
+        "\"entries_per_second\":%.0f}\n",
+        nchan ? "nchan" : "eventide", o.entries, write_seconds,
+        static_cast<unsigned long long>(received), static_cast<unsigned long long>(out_of_order),
+        first_ms, seconds, static_cast<double>(received) / seconds);
+  } else {
+    std::printf("wrote %zu entries in %.3f s; a subscriber resuming before them received %llu in "
+                "%.3f s (first after %.1f ms, %.0f entries/s), %llu out of order\n",
+                o.entries, write_seconds, static_cast<unsigned long long>(received), seconds,
+                first_ms, static_cast<double>(received) / seconds,
+                static_cast<unsigned long long>(out_of_order));
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace eventide::load

@@ -1,0 +1,30 @@
+// eventide-load catchup: time for a subscriber that missed N entries to
+// receive them all (docs/LOAD.md).
+#ifndef EVENTIDE_TOOLS_LOAD_CATCHUP_H_
+#define EVENTIDE_TOOLS_LOAD_CATCHUP_H_
+
+#include <cstddef>
+#include <string>
+
+#include "tools/load_common.h"
+
+namespace eventide::load {
+
+struct CatchupOptions {
+  Url url;  // the SSE URL (Eventide table, or Nchan's /sub/CHANNEL)
+  size_t entries = 100000;
+  int payload_bytes = 1;
+  // Entries written per second (0: as fast as the server takes them). Nchan
+  // numbers a channel's messages with a 16-bit counter per second, so more
+  // than 65,535 in one second collide and some are lost.
+  double write_rate = 0;
+  std::string nchan_pub_path;  // non-empty: the server is Nchan
+  bool json = false;
+};
+
+// 0 when every entry arrived once, in order; 1 otherwise.
+int RunCatchup(const CatchupOptions& o);
+
+}  // namespace eventide::load
+
+#endif  // EVENTIDE_TOOLS_LOAD_CATCHUP_H_
