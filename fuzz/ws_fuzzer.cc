@@ -163,7 +163,8 @@ void CheckOutput(std::string_view out) {
       case kWsClose: {
         closed = true;
         if (payload.size() >= 2) {
-          const int code = (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]);
+          const int code =
+              (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]);
           // The server's own (1001-1003, 1007, 1009), or a client's valid
           // code echoed back (RFC 6455 section 7.4: 1000-1003, 1007-1011,
           // 3000-4999; wslay answers an invalid one with 1002).

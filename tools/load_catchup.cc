@@ -31,7 +31,8 @@ int Connect(const Url& u) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(u.port));
-  if (::inet_pton(AF_INET, u.host == "localhost" ? "127.0.0.1" : u.host.c_str(), &a.sin_addr) != 1 ||
+  if (::inet_pton(AF_INET, u.host == "localhost" ? "127.0.0.1" : u.host.c_str(), &a.sin_addr) !=
+          1 ||
       ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     ::close(fd);
     return -1;
@@ -131,9 +132,10 @@ int RunCatchup(const CatchupOptions& o) {
       std::string body = "{\"title\":\"0\",\"content\":\"" + content + "\"" +
                          (nchan ? ",\"seq\":" + std::to_string(i + 1) : "") + "}";
       req += nchan ? "POST " + o.nchan_pub_path : "PUT " + path + "/w" + std::to_string(i % 100);
-      req += " HTTP/1.1\r\nHost: " + host +
-             "\r\nContent-Type: application/json\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\n\r\n" + body;
+      req +=
+          " HTTP/1.1\r\nHost: " + host +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body;
     }
     if (!SendAll(w, req) || !ReadResponses(w, batch, &buf, &f, &l)) {
       std::fprintf(stderr, "eventide-load catchup: writing failed after %zu entries\n", i);
@@ -143,7 +145,8 @@ int RunCatchup(const CatchupOptions& o) {
     if (first == 0) first = f;
     last = l;
     if (o.write_rate > 0) {  // paced in batches
-      const int64_t due = write_start + static_cast<int64_t>(static_cast<double>(i) / o.write_rate * 1e6);
+      const int64_t due =
+          write_start + static_cast<int64_t>(static_cast<double>(i) / o.write_rate * 1e6);
       const int64_t now = NowMicros();
       if (due > now) ::usleep(static_cast<useconds_t>(due - now));
     }
@@ -161,7 +164,8 @@ int RunCatchup(const CatchupOptions& o) {
   const std::string resume_from = nchan ? "0:0" : std::to_string(first - 1);
   const int64_t start = NowMicros();
   if (!SendAll(s, "GET " + o.url.path + " HTTP/1.1\r\nHost: " + host +
-                      "\r\nAccept: text/event-stream\r\nLast-Event-ID: " + resume_from + "\r\n\r\n")) {
+                      "\r\nAccept: text/event-stream\r\nLast-Event-ID: " + resume_from +
+                      "\r\n\r\n")) {
     return 1;
   }
   uint64_t expect = first, received = 0, out_of_order = 0;
@@ -219,11 +223,11 @@ int RunCatchup(const CatchupOptions& o) {
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(out_of_order),
         first_ms, seconds, static_cast<double>(received) / seconds);
   } else {
-    std::printf("wrote %zu entries in %.3f s; a subscriber resuming before them received %llu in "
-                "%.3f s (first after %.1f ms, %.0f entries/s), %llu out of order\n",
-                o.entries, write_seconds, static_cast<unsigned long long>(received), seconds,
-                first_ms, static_cast<double>(received) / seconds,
-                static_cast<unsigned long long>(out_of_order));
+    std::printf(
+        "wrote %zu entries in %.3f s; a subscriber resuming before them received %llu in "
+        "%.3f s (first after %.1f ms, %.0f entries/s), %llu out of order\n",
+        o.entries, write_seconds, static_cast<unsigned long long>(received), seconds, first_ms,
+        static_cast<double>(received) / seconds, static_cast<unsigned long long>(out_of_order));
   }
   return ok ? 0 : 1;
 }

@@ -1,6 +1,5 @@
 #include "src/graphql/graphql_stream.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "src/graphql/encode.h"
@@ -30,27 +29,17 @@ stream::Encoder NextEventEncoder(const Plan& plan) {
 }
 
 GraphqlStream::GraphqlStream(stream::StreamContext* ctx, stream::StreamTransport* transport,
-                             std::string app_id, Plan plan, size_t format,
-                             stream::ResumeId resume)
-    : ctx_(ctx),
-      t_(transport),
+                             std::string app_id, Plan plan, size_t format, stream::ResumeId resume)
+    : SseFramedStream(ctx, transport),
       app_id_(std::move(app_id)),
       plan_(std::move(plan)),
       format_(format),
-      resume_(resume) {
-  ++ctx_->stats.sse_streams;
-}
+      resume_(resume) {}
 
-GraphqlStream::~GraphqlStream() {
-  sub_.reset();
-  --ctx_->stats.sse_streams;
-}
+const stream::Frame& GraphqlStream::Heartbeat() const { return HeartbeatFrame(); }
 
 void GraphqlStream::Start(std::string_view) {
-  const int64_t now = ctx_->now_ms();
-  stall_.Progress(now);
-  next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
-  ArmTimer();
+  StartTimers();
   std::string name = plan_.root_key;
   if (!plan_.record_id.empty()) name += "/" + plan_.record_id;
   sub_ = std::make_unique<stream::Subscription>(
@@ -97,53 +86,6 @@ void GraphqlStream::OnSynced(const stream::Subscription&, wal::Position p) {
   payload_.assign(R"({"data":null,"extensions":{"type":"synced","position":)");
   payload_.append(pos).append("}}");
   Next(payload_, pos);
-}
-
-void GraphqlStream::OnData(std::string_view) {}
-
-void GraphqlStream::OnEof() {
-  if (sub_) sub_->Stop();
-}
-
-void GraphqlStream::ArmTimer() {
-  const stream::StreamOptions& o = ctx_->options;
-  t_->SetTimer(std::min(o.sse_ping_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50)));
-}
-
-void GraphqlStream::OnTimer() {
-  if (closed_) return;
-  const int64_t now = ctx_->now_ms();
-  if (stall_.Stalled(now, t_->pending_output_bytes(), ctx_->options.stall_timeout_ms)) {
-    ++ctx_->stats.stalled_closed;
-    closed_ = true;
-    if (sub_) sub_->Stop();
-    t_->Abort();
-    return;
-  }
-  if (now >= next_ping_ms_) {
-    t_->SendShared(HeartbeatFrame());
-    next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
-  }
-  ArmTimer();
-}
-
-void GraphqlStream::OnWritten() {
-  if (closed_) return;
-  stall_.Progress(ctx_->now_ms());
-  if (t_->pending_output_bytes() >= ctx_->options.output_limit / 2) return;
-  if (sub_) sub_->OnDrained();
-}
-
-void GraphqlStream::OnShutdown() {
-  if (closed_) return;
-  closed_ = true;
-  if (sub_) sub_->Stop();
-  t_->Close();  // no `complete`: the client reconnects and resumes
-}
-
-void GraphqlStream::OnClose() {
-  closed_ = true;
-  if (sub_) sub_->Stop();
 }
 
 }  // namespace eventide::graphql

@@ -23,8 +23,7 @@
 #include <string>
 
 #include "src/graphql/plan.h"
-#include "src/stream/stream.h"
-#include "src/stream/subscription.h"
+#include "src/stream/sse_stream.h"
 
 namespace eventide::graphql {
 
@@ -33,43 +32,30 @@ namespace eventide::graphql {
 // same key: the record filter is the subscription's topic.
 stream::Encoder NextEventEncoder(const Plan& plan);
 
-class GraphqlStream final : public stream::Stream, public stream::Notices {
+class GraphqlStream final : public stream::SseFramedStream {
  public:
   // `format`: the hub format of NextEventEncoder(plan) (or of a plan with the
   // same key). REQUIRES: ctx and transport outlive the stream.
-  GraphqlStream(stream::StreamContext* ctx, stream::StreamTransport* transport,
-                std::string app_id, Plan plan, size_t format, stream::ResumeId resume);
-  ~GraphqlStream() override;
+  GraphqlStream(stream::StreamContext* ctx, stream::StreamTransport* transport, std::string app_id,
+                Plan plan, size_t format, stream::ResumeId resume);
 
-  // Stream
   void Start(std::string_view early) override;
-  void OnData(std::string_view data) override;
-  void OnEof() override;
-  void OnTimer() override;
-  void OnWritten() override;
-  void OnShutdown() override;
-  void OnClose() override;
 
   // Notices
-  void OnReset(const stream::Subscription& s, std::string_view reason,
-               wal::Position head) override;
+  void OnReset(const stream::Subscription& s, std::string_view reason, wal::Position head) override;
   void OnRetained(const stream::Subscription& s, const projection::Record& r) override;
   void OnSynced(const stream::Subscription& s, wal::Position p) override;
 
  private:
+  // An SSE comment, which graphql-sse clients ignore. At shutdown nothing is
+  // said (no `complete`): the client reconnects and resumes.
+  const stream::Frame& Heartbeat() const override;
   void Next(std::string_view payload, std::string_view id = {});
-  void ArmTimer();
 
-  stream::StreamContext* ctx_;
-  stream::StreamTransport* t_;
   std::string app_id_;
   Plan plan_;
   size_t format_;
   stream::ResumeId resume_;
-  std::unique_ptr<stream::Subscription> sub_;
-  bool closed_ = false;
-  int64_t next_ping_ms_ = 0;
-  stream::StallWatch stall_;
   std::string scratch_;
   std::string payload_;
 };

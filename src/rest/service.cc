@@ -46,21 +46,6 @@ std::string Serialize(const rapidjson::Value& v) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-// The record id as text: string ids as they are, integer ids in decimal.
-// A record id from a body: a non-empty string without '/' (an id must be
-// one URL path segment, or the record could not be addressed) or an integer.
-bool IdText(const rapidjson::Value& v, std::string* out) {
-  if (v.IsString()) {
-    out->assign(v.GetString(), v.GetStringLength());
-    return !out->empty() && out->find('/') == std::string::npos;
-  }
-  if (v.IsInt64()) {
-    *out = std::to_string(v.GetInt64());
-    return true;
-  }
-  return false;
-}
-
 void SetMember(rapidjson::Document* doc, const std::string& name, rapidjson::Value value) {
   auto& a = doc->GetAllocator();
   auto it = doc->FindMember(name.c_str());
@@ -334,10 +319,11 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
   bool body_has_id = pk_it != body.MemberEnd() && !pk_it->value.IsNull();
   if (m == "POST") {
     if (body_has_id) {
-      if (!IdText(pk_it->value, &id)) {
-        return Error(s, slot, app, req, 400, "validation_failed",
-                     "field '" + pk.name + "' must be a non-empty string without '/', or an integer",
-                     pk.name);
+      if (!schema::RecordIdText(pk_it->value, &id)) {
+        return Error(
+            s, slot, app, req, 400, "validation_failed",
+            "field '" + pk.name + "' must be a non-empty string without '/', or an integer",
+            pk.name);
       }
     } else if (pk.type.scalar == schema::Scalar::kInt) {
       return Error(s, slot, app, req, 400, "validation_failed",
@@ -356,7 +342,7 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
     id = segments[2];
     if (body_has_id) {
       std::string body_id;
-      if (!IdText(pk_it->value, &body_id) || body_id != id) {
+      if (!schema::RecordIdText(pk_it->value, &body_id) || body_id != id) {
         return Error(s, slot, app, req, 400, "id_mismatch",
                      "field '" + pk.name + "' in the body does not match the id in the URL",
                      pk.name);
@@ -428,8 +414,8 @@ void Service::Publish(http::Responder* r, uint64_t slot, const http::Request& re
     return Error(r, slot, app, req, 503, "storage_unavailable",
                  "the log cannot take writes: " + failed_.message());
   }
-  Append(r, slot, app, req, table, static_cast<int>(event::Op::kPublish), id,
-         std::move(data_json), 200);
+  Append(r, slot, app, req, table, static_cast<int>(event::Op::kPublish), id, std::move(data_json),
+         200);
 }
 
 void Service::Append(http::Responder* s, uint64_t slot, const config::App& app,

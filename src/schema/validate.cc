@@ -112,4 +112,20 @@ std::optional<Violation> Validate(const Table& table, const rapidjson::Value& bo
   return std::nullopt;
 }
 
+bool RecordIdText(const rapidjson::Value& v, std::string* out) {
+  if (v.IsString()) {
+    out->assign(v.GetString(), v.GetStringLength());
+    return !out->empty() && out->find('/') == std::string::npos;
+  }
+  if (v.IsInt64()) {
+    *out = std::to_string(v.GetInt64());
+    return true;
+  }
+  if (v.IsUint64()) {
+    *out = std::to_string(v.GetUint64());
+    return true;
+  }
+  return false;
+}
+
 }  // namespace eventide::schema

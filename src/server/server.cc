@@ -163,7 +163,7 @@ class Server::HttpConnection final : public net::ConnectionHandler,
       conn_->Close();
       return;
     }
-    conn_->ResumeReading();  // to see the client's EOF (and WebSocket frames)
+    conn_->ResumeReading();   // to see the client's EOF (and WebSocket frames)
     std::string copy(early);  // `early` lives in the session, which is done
     stream_->Start(copy);
   }
@@ -476,7 +476,8 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   if (app == nullptr) {
     return RespondError(s, slot, 404, "unknown_app", "no app '" + seg[0] + "'");
   }
-  if (seg.size() == 2 && seg[1] == "graphql" && app->schema.FindByExportName("graphql") == nullptr) {
+  if (seg.size() == 2 && seg[1] == "graphql" &&
+      app->schema.FindByExportName("graphql") == nullptr) {
     return StartGraphql(s, slot, req, *app);
   }
   if (seg.size() == 2 || seg.size() == 3) {
@@ -654,7 +655,8 @@ void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& 
     return RespondError(s, slot, 404, "sse_disabled",
                         "server-sent events are not enabled for app " + app.app_id);
   }
-  if (shutting_down_) return RespondError(s, slot, 503, "shutting_down", "the server is shutting down");
+  if (shutting_down_)
+    return RespondError(s, slot, 503, "shutting_down", "the server is shutting down");
   graphql::Plan plan;
   graphql::Error error;
   if (!graphql::CompileRequest(req.body, app.schema, graphql::CompileOptions(),
@@ -673,8 +675,8 @@ void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& 
                           "the server follows " + std::to_string(kMaxGraphqlSelections) +
                               " distinct GraphQL selections already");
     }
-    format = graphql_formats_.emplace(plan.key, hub_->AddFormat(graphql::NextEventEncoder(plan)))
-                 .first;
+    format =
+        graphql_formats_.emplace(plan.key, hub_->AddFormat(graphql::NextEventEncoder(plan))).first;
   }
   stream::ResumeId resume;
   if (const std::string* last = req.FindHeader("last-event-id")) {

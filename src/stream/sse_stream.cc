@@ -23,22 +23,94 @@ const Frame& PingFrame() {
 
 }  // namespace
 
-SseStream::SseStream(StreamContext* ctx, StreamTransport* transport, SseRequest request)
-    : ctx_(ctx), t_(transport), req_(std::move(request)) {
+SseFramedStream::SseFramedStream(StreamContext* ctx, StreamTransport* transport)
+    : ctx_(ctx), t_(transport) {
   ++ctx_->stats.sse_streams;
 }
 
-SseStream::~SseStream() {
+SseFramedStream::~SseFramedStream() {
   sub_.reset();
   --ctx_->stats.sse_streams;
 }
 
-void SseStream::Start(std::string_view) {
+void SseFramedStream::StartTimers() {
   const int64_t now = ctx_->now_ms();
   stall_.Progress(now);
   next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
   ArmTimer();
+}
 
+void SseFramedStream::OnData(std::string_view) {
+  // An SSE client has nothing more to say; bytes are read (to see EOF) and
+  // dropped.
+}
+
+void SseFramedStream::OnEof() {
+  if (sub_) sub_->Stop();
+}
+
+void SseFramedStream::ArmTimer() {
+  const StreamOptions& o = ctx_->options;
+  // One timer for both duties: the heartbeat, and noticing a stalled client
+  // within a quarter of stall_timeout.
+  uint64_t tick = std::min(o.sse_ping_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50));
+  t_->SetTimer(tick);
+}
+
+void SseFramedStream::OnTimer() {
+  if (closed_) return;
+  const int64_t now = ctx_->now_ms();
+  if (stall_.Stalled(now, t_->pending_output_bytes(), ctx_->options.stall_timeout_ms)) {
+    // It read nothing for stall_timeout: drop it. It resumes from its
+    // Last-Event-ID when it comes back.
+    ++ctx_->stats.stalled_closed;
+    closed_ = true;
+    if (sub_) sub_->Stop();
+    t_->Abort();
+    return;
+  }
+  if (now >= next_ping_ms_) {
+    t_->SendShared(Heartbeat());
+    next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
+  }
+  ArmTimer();
+}
+
+void SseFramedStream::OnWritten() {
+  if (closed_) return;
+  stall_.Progress(ctx_->now_ms());
+  if (t_->pending_output_bytes() >= ctx_->options.output_limit / 2) return;
+  if (sub_) sub_->OnDrained();
+}
+
+void SseFramedStream::OnShutdown() {
+  if (closed_) return;
+  closed_ = true;
+  if (sub_) sub_->Stop();
+  SayGoodbye();
+  t_->Close();
+}
+
+void SseFramedStream::OnClose() {
+  closed_ = true;
+  if (sub_) sub_->Stop();
+}
+
+SseStream::SseStream(StreamContext* ctx, StreamTransport* transport, SseRequest request)
+    : SseFramedStream(ctx, transport), req_(std::move(request)) {}
+
+const Frame& SseStream::Heartbeat() const { return PingFrame(); }
+
+void SseStream::SayGoodbye() {
+  // An EventSource reconnects after `retry`, and resumes from its
+  // Last-Event-ID on the restarted server.
+  scratch_.clear();
+  AppendSseRetry(ctx_->options.sse_retry_ms, &scratch_);
+  t_->Send(scratch_);
+}
+
+void SseStream::Start(std::string_view) {
+  StartTimers();
   scratch_.clear();
   AppendSseRetry(ctx_->options.sse_retry_ms, &scratch_);
   t_->Send(scratch_);
@@ -75,66 +147,6 @@ void SseStream::OnSynced(const Subscription&, wal::Position p) {
   const std::string pos = std::to_string(p.value());
   data_.assign("{\"type\":\"synced\",\"position\":").append(pos).push_back('}');
   Notice(data_, pos);
-}
-
-void SseStream::OnData(std::string_view) {
-  // An SSE client has nothing more to say; bytes are read (to see EOF) and
-  // dropped.
-}
-
-void SseStream::OnEof() {
-  if (sub_) sub_->Stop();
-}
-
-void SseStream::ArmTimer() {
-  const StreamOptions& o = ctx_->options;
-  // One timer for both duties: the heartbeat, and noticing a stalled client
-  // within a quarter of stall_timeout.
-  uint64_t tick = std::min(o.sse_ping_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50));
-  t_->SetTimer(tick);
-}
-
-void SseStream::OnTimer() {
-  if (closed_) return;
-  const int64_t now = ctx_->now_ms();
-  if (stall_.Stalled(now, t_->pending_output_bytes(), ctx_->options.stall_timeout_ms)) {
-    // It read nothing for stall_timeout: drop it. It resumes from its
-    // Last-Event-ID when it comes back.
-    ++ctx_->stats.stalled_closed;
-    closed_ = true;
-    if (sub_) sub_->Stop();
-    t_->Abort();
-    return;
-  }
-  if (now >= next_ping_ms_) {
-    t_->SendShared(PingFrame());
-    next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
-  }
-  ArmTimer();
-}
-
-void SseStream::OnWritten() {
-  if (closed_) return;
-  stall_.Progress(ctx_->now_ms());
-  if (t_->pending_output_bytes() >= ctx_->options.output_limit / 2) return;
-  if (sub_) sub_->OnDrained();
-}
-
-void SseStream::OnShutdown() {
-  if (closed_) return;
-  closed_ = true;
-  if (sub_) sub_->Stop();
-  // A reconnect hint: an EventSource reconnects after `retry`, and resumes
-  // from its Last-Event-ID on the restarted server.
-  scratch_.clear();
-  AppendSseRetry(ctx_->options.sse_retry_ms, &scratch_);
-  t_->Send(scratch_);
-  t_->Close();
-}
-
-void SseStream::OnClose() {
-  closed_ = true;
-  if (sub_) sub_->Stop();
 }
 
 }  // namespace eventide::stream

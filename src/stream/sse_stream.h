@@ -31,14 +31,17 @@ struct SseRequest {
   ResumeId resume;
 };
 
-class SseStream final : public Stream, public Notices {
+// What every stream in SSE framing does (plain SSE here, GraphQL over SSE in
+// src/graphql): one subscription, a heartbeat frame every sse_ping_ms, the
+// stall check, catching up as the socket drains, a goodbye at shutdown. The
+// dialect starts the subscription and says the notices.
+class SseFramedStream : public Stream, public Notices {
  public:
   // REQUIRES: ctx and transport outlive the stream.
-  SseStream(StreamContext* ctx, StreamTransport* transport, SseRequest request);
-  ~SseStream() override;
+  SseFramedStream(StreamContext* ctx, StreamTransport* transport);
+  ~SseFramedStream() override;
 
-  // Stream
-  void Start(std::string_view early) override;
+  // Stream (Start is the dialect's; it calls StartTimers first)
   void OnData(std::string_view data) override;
   void OnEof() override;
   void OnTimer() override;
@@ -46,22 +49,44 @@ class SseStream final : public Stream, public Notices {
   void OnShutdown() override;
   void OnClose() override;
 
+ protected:
+  // Arms the heartbeat and the stall check.
+  void StartTimers();
+  // The heartbeat: the same bytes for every stream of the dialect.
+  virtual const Frame& Heartbeat() const = 0;
+  // Sent at shutdown before the connection closes.
+  virtual void SayGoodbye() {}
+
+  StreamContext* ctx_;
+  StreamTransport* t_;
+  std::unique_ptr<Subscription> sub_;
+
+ private:
+  void ArmTimer();
+
+  bool closed_ = false;
+  int64_t next_ping_ms_ = 0;
+  StallWatch stall_;
+};
+
+class SseStream final : public SseFramedStream {
+ public:
+  SseStream(StreamContext* ctx, StreamTransport* transport, SseRequest request);
+
+  void Start(std::string_view early) override;
+
   // Notices
   void OnReset(const Subscription& s, std::string_view reason, wal::Position head) override;
   void OnRetained(const Subscription& s, const projection::Record& r) override;
   void OnSynced(const Subscription& s, wal::Position p) override;
 
  private:
+  const Frame& Heartbeat() const override;
+  // A reconnect hint: `retry:`.
+  void SayGoodbye() override;
   void Notice(std::string_view json, std::string_view id = {});
-  void ArmTimer();
 
-  StreamContext* ctx_;
-  StreamTransport* t_;
   SseRequest req_;
-  std::unique_ptr<Subscription> sub_;
-  bool closed_ = false;
-  int64_t next_ping_ms_ = 0;
-  StallWatch stall_;
   std::string scratch_;
   std::string data_;
 };

@@ -13,6 +13,7 @@
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "src/common/json_text.h"
+#include "src/schema/validate.h"
 #include "src/stream/formats.h"
 
 namespace eventide::stream {
@@ -39,24 +40,6 @@ std::string ToJson(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-// A record id given as a string (non-empty, no '/': one URL path segment) or
-// an integer.
-bool IdText(const rapidjson::Value& v, std::string* out) {
-  if (v.IsString()) {
-    out->assign(v.GetString(), v.GetStringLength());
-    return !out->empty() && out->find('/') == std::string::npos;
-  }
-  if (v.IsInt64()) {
-    *out = std::to_string(v.GetInt64());
-    return true;
-  }
-  if (v.IsUint64()) {
-    *out = std::to_string(v.GetUint64());
-    return true;
-  }
-  return false;
-}
-
 const rapidjson::Value* Member(const rapidjson::Value& obj, const char* name) {
   auto it = obj.FindMember(name);
   return it == obj.MemberEnd() ? nullptr : &it->value;
@@ -81,8 +64,7 @@ struct WsCallbacks {
         std::string_view(reinterpret_cast<const char*>(data), len));
     return static_cast<ssize_t>(len);
   }
-  static void Message(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg,
-                      void* user) {
+  static void Message(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg, void* user) {
     static_cast<WsStream*>(user)->OnMessage(
         arg->opcode, std::string_view(reinterpret_cast<const char*>(arg->msg), arg->msg_length));
   }
@@ -326,7 +308,8 @@ void WsStream::HandleText(std::string_view text) {
     const std::string action(action_v->GetString(), action_v->GetStringLength());
     std::string topic_name = req_.own.name;
     if (const rapidjson::Value* t = Member(d, "topic")) {
-      if (!t->IsString()) return SendError("invalid_message", "\"topic\" must be a string", action, ref);
+      if (!t->IsString())
+        return SendError("invalid_message", "\"topic\" must be a string", action, ref);
       topic_name.assign(t->GetString(), t->GetStringLength());
     }
     if (action == "ping") {
@@ -335,87 +318,94 @@ void WsStream::HandleText(std::string_view text) {
       msg_.push_back('}');
       return SendText(msg_);
     }
-    if (action == "subscribe") {
-      ResumeId resume;
-      if (const rapidjson::Value* l = Member(d, "lastEventId")) {
-        std::string text_id;
-        if (l->IsString()) {
-          text_id.assign(l->GetString(), l->GetStringLength());
-        } else if (l->IsUint64()) {
-          text_id = std::to_string(l->GetUint64());
-        } else if (!l->IsNull()) {
-          text_id = ToJson(*l);  // malformed: a reset, as for a bad Last-Event-ID
-        }
-        resume = ParseResumeId(text_id);
-      }
-      bool retained = false;
-      if (const rapidjson::Value* r = Member(d, "retained")) {
-        if (!r->IsBool()) {
-          return SendError("invalid_message", "\"retained\" must be true or false", action, ref);
-        }
-        retained = r->GetBool();
-      }
-      return Subscribe(topic_name, resume, retained, ref);
-    }
+    if (action == "subscribe") return SubscribeAction(d, topic_name, ref);
     if (action == "unsubscribe") return Unsubscribe(topic_name, ref);
-
-    if (action != "publish" && action != "put" && action != "delete") {
-      return SendError("unknown_action",
-                       "unknown action '" + action +
-                           "'; use subscribe, unsubscribe, publish, put, delete or ping",
-                       action, ref);
+    if (action == "publish" || action == "put" || action == "delete") {
+      return WriteAction(action, d, topic_name, ref);
     }
-    ResolvedTopic rt;
-    std::string code, message;
-    if (!host_->ResolveTopic(req_.own.topic.app, topic_name, &rt, &code, &message)) {
-      return SendError(code, message, action, ref);
-    }
-    const rapidjson::Value* data = Member(d, "data");
-    PendingWrite w{action, ref, "", ""};
-    std::string body;
-    std::string method;
-    if (action == "publish") {
-      if (data == nullptr) return SendError("invalid_message", "a publish needs \"data\"", action, ref);
-      body = ToJson(*data);
-    } else if (action == "put") {
-      if (data == nullptr || !data->IsObject()) {
-        return SendError("invalid_message", "a put needs \"data\": the record, a JSON object",
-                         action, ref);
-      }
-      if (const rapidjson::Value* key = Member(*data, rt.primary_key.c_str())) {
-        if (!key->IsNull() && !IdText(*key, &w.id)) {
-          return SendError("validation_failed",
-                           "field '" + rt.primary_key +
-                               "' must be a non-empty string without '/', or an integer",
-                           action, ref, rt.primary_key);
-        }
-      }
-      if (w.id.empty()) w.id = rt.topic.id;  // a record topic names the record
-      method = w.id.empty() ? "POST" : "PUT";
-      if (method == "POST") w.primary_key = rt.primary_key;
-      body = ToJson(*data);
-    } else {  // delete
-      const rapidjson::Value* id = Member(d, "id");
-      if (id == nullptr) {
-        w.id = rt.topic.id;
-      } else if (!IdText(*id, &w.id)) {
-        return SendError("invalid_message",
-                         "\"id\" must be a non-empty string without '/', or an integer", action,
-                         ref);
-      }
-      if (w.id.empty()) return SendError("invalid_message", "a delete needs \"id\"", action, ref);
-      method = "DELETE";
-    }
-    const uint64_t slot = next_slot_++;
-    const std::string id = w.id;
-    pending_[slot] = std::move(w);
-    if (action == "publish") {
-      host_->Publish(this, slot, rt.topic, std::move(body));
-    } else {
-      host_->Write(this, slot, method, rt.topic, id, std::move(body));
-    }
+    SendError(
+        "unknown_action",
+        "unknown action '" + action + "'; use subscribe, unsubscribe, publish, put, delete or ping",
+        action, ref);
   }
-  UpdateReading();
+}
+
+void WsStream::SubscribeAction(const rapidjson::Value& msg, const std::string& topic_name,
+                               const std::string& ref) {
+  ResumeId resume;
+  if (const rapidjson::Value* l = Member(msg, "lastEventId")) {
+    std::string text_id;
+    if (l->IsString()) {
+      text_id.assign(l->GetString(), l->GetStringLength());
+    } else if (l->IsUint64()) {
+      text_id = std::to_string(l->GetUint64());
+    } else if (!l->IsNull()) {
+      text_id = ToJson(*l);  // malformed: a reset, as for a bad Last-Event-ID
+    }
+    resume = ParseResumeId(text_id);
+  }
+  bool retained = false;
+  if (const rapidjson::Value* r = Member(msg, "retained")) {
+    if (!r->IsBool()) {
+      return SendError("invalid_message", "\"retained\" must be true or false", "subscribe", ref);
+    }
+    retained = r->GetBool();
+  }
+  Subscribe(topic_name, resume, retained, ref);
+}
+
+void WsStream::WriteAction(const std::string& action, const rapidjson::Value& msg,
+                           const std::string& topic_name, const std::string& ref) {
+  ResolvedTopic rt;
+  std::string code, message;
+  if (!host_->ResolveTopic(req_.own.topic.app, topic_name, &rt, &code, &message)) {
+    return SendError(code, message, action, ref);
+  }
+  const rapidjson::Value* data = Member(msg, "data");
+  PendingWrite w{action, ref, "", ""};
+  std::string body;
+  std::string method;
+  if (action == "publish") {
+    if (data == nullptr)
+      return SendError("invalid_message", "a publish needs \"data\"", action, ref);
+    body = ToJson(*data);
+  } else if (action == "put") {
+    if (data == nullptr || !data->IsObject()) {
+      return SendError("invalid_message", "a put needs \"data\": the record, a JSON object", action,
+                       ref);
+    }
+    if (const rapidjson::Value* key = Member(*data, rt.primary_key.c_str())) {
+      if (!key->IsNull() && !schema::RecordIdText(*key, &w.id)) {
+        return SendError(
+            "validation_failed",
+            "field '" + rt.primary_key + "' must be a non-empty string without '/', or an integer",
+            action, ref, rt.primary_key);
+      }
+    }
+    if (w.id.empty()) w.id = rt.topic.id;  // a record topic names the record
+    method = w.id.empty() ? "POST" : "PUT";
+    if (method == "POST") w.primary_key = rt.primary_key;
+    body = ToJson(*data);
+  } else {  // delete
+    const rapidjson::Value* id = Member(msg, "id");
+    if (id == nullptr) {
+      w.id = rt.topic.id;
+    } else if (!schema::RecordIdText(*id, &w.id)) {
+      return SendError("invalid_message",
+                       "\"id\" must be a non-empty string without '/', or an integer", action, ref);
+    }
+    if (w.id.empty()) return SendError("invalid_message", "a delete needs \"id\"", action, ref);
+    method = "DELETE";
+  }
+  // Registered before the host is called: it may answer at once.
+  const uint64_t slot = next_slot_++;
+  const std::string id = w.id;
+  pending_[slot] = std::move(w);
+  if (action == "publish") {
+    host_->Publish(this, slot, rt.topic, std::move(body));
+  } else {
+    host_->Write(this, slot, method, rt.topic, id, std::move(body));
+  }
 }
 
 void WsStream::UpdateReading() {
@@ -448,11 +438,13 @@ void WsStream::Respond(uint64_t slot, const http::ResponseHead& head, std::strin
     std::string code = "internal", message = "the write failed", field;
     if (!d.HasParseError() && d.IsObject()) {
       if (const rapidjson::Value* e = Member(d, "error"); e != nullptr && e->IsObject()) {
-        if (const rapidjson::Value* c = Member(*e, "code"); c && c->IsString()) code = c->GetString();
+        if (const rapidjson::Value* c = Member(*e, "code"); c && c->IsString())
+          code = c->GetString();
         if (const rapidjson::Value* m = Member(*e, "message"); m && m->IsString()) {
           message = m->GetString();
         }
-        if (const rapidjson::Value* f = Member(*e, "field"); f && f->IsString()) field = f->GetString();
+        if (const rapidjson::Value* f = Member(*e, "field"); f && f->IsString())
+          field = f->GetString();
       }
     }
     return SendError(code, message, w.action, w.ref, field);
@@ -469,7 +461,8 @@ void WsStream::Respond(uint64_t slot, const http::ResponseHead& head, std::strin
     rapidjson::Document d;
     d.Parse(body.data(), body.size());
     if (!d.HasParseError() && d.IsObject()) {
-      if (const rapidjson::Value* k = Member(d, w.primary_key.c_str())) IdText(*k, &w.id);
+      if (const rapidjson::Value* k = Member(d, w.primary_key.c_str()))
+        schema::RecordIdText(*k, &w.id);
     }
   }
   msg_.assign("{\"type\":\"ack\",\"action\":");
@@ -523,8 +516,8 @@ void WsStream::Unsubscribe(const std::string& topic_name, const std::string& ref
   }
   auto it = subs_.find(rt.name);
   if (it == subs_.end()) {
-    return SendError("not_subscribed", "this connection does not follow " + rt.name,
-                     "unsubscribe", ref);
+    return SendError("not_subscribed", "this connection does not follow " + rt.name, "unsubscribe",
+                     ref);
   }
   subs_.erase(it);
   msg_.assign("{\"type\":\"unsubscribed\",\"topic\":");
@@ -566,8 +559,8 @@ void WsStream::OnSynced(const Subscription& s, wal::Position p) {
 
 void WsStream::ArmTimer() {
   const StreamOptions& o = ctx_->options;
-  uint64_t tick = std::min({o.ws_ping_ms, o.ws_pong_timeout_ms,
-                            std::max<uint64_t>(o.stall_timeout_ms / 4, 50)});
+  uint64_t tick = std::min(
+      {o.ws_ping_ms, o.ws_pong_timeout_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50)});
   if (closing_) tick = std::min<uint64_t>(tick, kCloseGraceMs / 4);
   t_->SetTimer(tick);
 }

@@ -21,6 +21,8 @@
 #ifndef EVENTIDE_SRC_STREAM_WS_STREAM_H_
 #define EVENTIDE_SRC_STREAM_WS_STREAM_H_
 
+#include <rapidjson/document.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -124,11 +126,16 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   // A write waiting for its answer.
   struct PendingWrite {
     std::string action;
-    std::string ref;  // the client's "ref", as JSON ("" = none)
-    std::string id;   // the record's id when known before the answer
+    std::string ref;          // the client's "ref", as JSON ("" = none)
+    std::string id;           // the record's id when known before the answer
     std::string primary_key;  // else: read it from the answered record
   };
   void HandleText(std::string_view text);
+  void SubscribeAction(const rapidjson::Value& msg, const std::string& topic_name,
+                       const std::string& ref);
+  // publish, put, delete: through the host, answered in Respond.
+  void WriteAction(const std::string& action, const rapidjson::Value& msg,
+                   const std::string& topic_name, const std::string& ref);
   void Subscribe(const std::string& topic_name, const ResumeId& resume, bool retained,
                  const std::string& ref);
   void Unsubscribe(const std::string& topic_name, const std::string& ref);
@@ -161,8 +168,8 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   std::unordered_map<uint64_t, PendingWrite> pending_;         // by slot
   uint64_t next_slot_ = 1;
   bool reading_paused_ = false;  // too many writes in flight, or too much unread output
-  bool closing_ = false;  // a Close was queued by us
-  bool closed_ = false;   // the connection is ending; nothing more is sent
+  bool closing_ = false;         // a Close was queued by us
+  bool closed_ = false;          // the connection is ending; nothing more is sent
   bool protocol_close_counted_ = false;
   int64_t close_deadline_ms_ = 0;
   int64_t next_ping_ms_ = 0;

@@ -114,8 +114,9 @@ void PublishFiltered(benchmark::State& state) {
   std::vector<std::unique_ptr<QueueSink>> sinks;
   for (int i = 0; i < n; ++i) {
     sinks.push_back(std::make_unique<QueueSink>());
-    hub.Subscribe(Topic{"realtime-demo", "Message", i == 0 ? "msg-1" : "msg-" + std::to_string(i + 1)},
-                  kWsFormat, sinks.back().get(), wal::Position());
+    hub.Subscribe(
+        Topic{"realtime-demo", "Message", i == 0 ? "msg-1" : "msg-" + std::to_string(i + 1)},
+        kWsFormat, sinks.back().get(), wal::Position());
   }
   uint64_t p = 1;
   for (auto _ : state) hub.Publish(wal::Position(p++), s.e);

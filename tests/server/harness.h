@@ -24,6 +24,10 @@ struct HttpResponse {
   }
 };
 
+// A TCP connection to 127.0.0.1:port with TCP_NODELAY; `rcvbuf` > 0 sets a
+// small receive buffer first (a slow reader). -1 when it cannot connect.
+int ConnectLoopback(int port, int rcvbuf = 0);
+
 // A client connection to 127.0.0.1:port.
 class Client {
  public:

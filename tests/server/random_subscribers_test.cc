@@ -72,8 +72,7 @@ struct Session {
 // One subscriber's life: sessions until `stop`, then a last one to the end.
 class Subscriber {
  public:
-  Subscriber(int port, int seed, Journal* journal)
-      : port_(port), rng_(seed), journal_(journal) {}
+  Subscriber(int port, int seed, Journal* journal) : port_(port), rng_(seed), journal_(journal) {}
 
   void Run(const std::atomic<bool>& stop) {
     while (!stop) OneSession(false);
@@ -129,7 +128,8 @@ class Subscriber {
       c->WaitFor([](const auto&) { return false; }, std::chrono::milliseconds(20));
       for (; seen < c->events().size(); ++seen) {
         const auto& e = c->events()[seen];
-        if (e.type == "update" || e.type == "delete") s->received.push_back(std::stoull(e.last_event_id));
+        if (e.type == "update" || e.type == "delete")
+          s->received.push_back(std::stoull(e.last_event_id));
       }
     }
   }

@@ -13,21 +13,7 @@
 
 namespace eventide::testing {
 
-RawSocket::RawSocket(int port, int rcvbuf) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-  struct sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-    return;
-  }
-  int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
+RawSocket::RawSocket(int port, int rcvbuf) : fd_(ConnectLoopback(port, rcvbuf)) {}
 
 RawSocket::~RawSocket() { Close(); }
 
@@ -104,7 +90,8 @@ HttpResponse RawSocket::ReadHead(milliseconds timeout) {
       }
       return r;
     }
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || ReadMore(left) < 0) return HttpResponse();
   }
 }
@@ -124,9 +111,8 @@ SseConn::SseConn(int port, const std::string& path, std::vector<std::string> hea
     Parse();
   } else {
     // An error answer: its body follows the head.
-    size_t want = head_.headers.count("content-length")
-                      ? std::stoul(head_.Header("content-length"))
-                      : 0;
+    size_t want =
+        head_.headers.count("content-length") ? std::stoul(head_.Header("content-length")) : 0;
     while (sock_.buffer().size() < want && sock_.ReadMore(milliseconds(5000)) > 0) {
     }
     head_.body = sock_.buffer().substr(0, want);
@@ -144,7 +130,8 @@ bool SseConn::WaitFor(const std::function<bool(const std::vector<stream::ClientE
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (pred(events_)) return true;
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     if (sock_.ReadMore(left) < 0) {
       Parse();
@@ -157,7 +144,8 @@ bool SseConn::WaitFor(const std::function<bool(const std::vector<stream::ClientE
 void SseConn::Drain(milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || sock_.ReadMore(left) < 0) break;
     Parse();
   }
@@ -174,8 +162,8 @@ std::vector<stream::ClientEvent> SseConn::Named(const std::string& type) const {
 
 // ---- WebSocket ----
 
-WsConn::WsConn(int port, const std::string& path, std::vector<std::string> headers,
-               std::string key, std::string version)
+WsConn::WsConn(int port, const std::string& path, std::vector<std::string> headers, std::string key,
+               std::string version)
     : sock_(port) {
   std::string req = "GET " + path +
                     " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
@@ -213,7 +201,8 @@ bool WsConn::SendFrame(uint8_t opcode, std::string_view payload, bool fin, bool 
   char key[4];
   for (char& k : key) k = static_cast<char>(rng());
   f.append(key, 4);
-  for (size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  for (size_t i = 0; i < payload.size(); ++i)
+    f.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
   return sock_.Send(f);
 }
 
@@ -267,7 +256,8 @@ std::optional<WsMessage> WsConn::Next(milliseconds timeout) {
         continue;
       }
     }
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || sock_.ReadMore(left) <= 0) return std::nullopt;
   }
 }
@@ -275,7 +265,8 @@ std::optional<WsMessage> WsConn::Next(milliseconds timeout) {
 std::string WsConn::NextText(milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return "";
     std::optional<WsMessage> m = Next(left);
     if (!m || m->opcode == 8) return "";
@@ -287,7 +278,8 @@ std::vector<std::string> WsConn::TextsUntil(const std::string& needle, milliseco
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<std::string> out;
   for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     std::string t = left.count() > 0 ? NextText(left) : "";
     if (t.empty()) return {};
     out.push_back(t);
@@ -298,7 +290,8 @@ std::vector<std::string> WsConn::TextsUntil(const std::string& needle, milliseco
 uint16_t WsConn::WaitClose(milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return 0;
     std::optional<WsMessage> m = Next(left);
     if (!m) return 0;

@@ -54,8 +54,8 @@ class RawSocket {
 // GET path with SSE, then events as they come.
 class SseConn {
  public:
-  SseConn(int port, const std::string& path, std::vector<std::string> headers = {},
-          int rcvbuf = 0, const std::string& method = "GET", const std::string& body = "");
+  SseConn(int port, const std::string& path, std::vector<std::string> headers = {}, int rcvbuf = 0,
+          const std::string& method = "GET", const std::string& body = "");
   const HttpResponse& head() const { return head_; }
   // Reads until pred(events()) holds (true) or timeout / EOF (false).
   bool WaitFor(const std::function<bool(const std::vector<stream::ClientEvent>&)>& pred,

@@ -159,7 +159,8 @@ TEST_F(StreamTest, SseRecordTopicFollowsOnlyItsRecord) {
 }
 
 TEST_F(StreamTest, SseResumesExactlyFromLastEventIdHeaderOrQuery) {
-  for (int i = 1; i <= 30; ++i) ASSERT_EQ(Put(server_, "r" + std::to_string(i % 7), "t"), uint64_t(i));
+  for (int i = 1; i <= 30; ++i)
+    ASSERT_EQ(Put(server_, "r" + std::to_string(i % 7), "t"), uint64_t(i));
   {
     SseConn c(port(), kMsg + "?stream=sse", {"Last-Event-ID: 20"});
     ASSERT_TRUE(c.WaitFor(HasPosition(30)));
@@ -279,8 +280,9 @@ TEST(StreamConfigTest, SsePingsCarryNoIdAndRetryIsConfigurable) {
 TEST(StreamConfigTest, SseDisabledTableIs404) {
   ServerProcess server;
   server.WriteFile("apps/quiet/config.yaml", "app_id: quiet\nschemas:\n  - s.graphql\n");
-  server.WriteFile("apps/quiet/s.graphql",
-                   "type Note @table @export(rest: true) {\n  id: ID! @primaryKey\n  text: String\n}\n");
+  server.WriteFile(
+      "apps/quiet/s.graphql",
+      "type Note @table @export(rest: true) {\n  id: ID! @primaryKey\n  text: String\n}\n");
   ASSERT_GT(server.Start(), 0) << server.log();
   SseConn c(server.port(), "/quiet/Note?stream=sse");
   EXPECT_EQ(c.head().status, 404);
@@ -312,9 +314,9 @@ TEST_F(StreamTest, ResumeWhileWritingHasNoGapAndNoDuplicate) {
   while (written < kWrites && subs.size() < 24) {
     uint64_t head = written;
     uint64_t from = head == 0 ? 0 : rng() % (head + 1);
-    subs.push_back({from, std::make_unique<SseConn>(port(), kMsg + "?stream=sse",
-                                                    std::vector<std::string>{
-                                                        "Last-Event-ID: " + std::to_string(from)})});
+    subs.push_back({from, std::make_unique<SseConn>(
+                              port(), kMsg + "?stream=sse",
+                              std::vector<std::string>{"Last-Event-ID: " + std::to_string(from)})});
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
   }
   writer.join();
@@ -422,7 +424,9 @@ TEST_F(StreamTest, GraphqlSubscriptionSelectsFieldsAsTheSeedShows) {
   SseConn c = Graphql(port(), R"({"query": "subscription { message { id title content } }"})");
   ASSERT_EQ(c.head().status, 200);
   EXPECT_EQ(c.head().Header("content-type"), "text/event-stream");
-  ASSERT_EQ(server_.Call("POST", kMsg, R"({"id":"test-1","title":"Live","content":"SSE is working","author":"a"})")
+  ASSERT_EQ(server_
+                .Call("POST", kMsg,
+                      R"({"id":"test-1","title":"Live","content":"SSE is working","author":"a"})")
                 .status,
             201);
   ASSERT_TRUE(c.WaitFor(HasData("Live")));
@@ -434,18 +438,21 @@ TEST_F(StreamTest, GraphqlSubscriptionSelectsFieldsAsTheSeedShows) {
       << "only the selected fields, in selection order";
   ASSERT_EQ(server_.Call("DELETE", kMsg + "/test-1").status, 200);
   ASSERT_TRUE(c.WaitFor(HasData("delete")));
-  EXPECT_EQ(c.events()[1].data,
-            R"({"data":{"message":{"id":"test-1","title":"Live","content":"SSE is working"}},"extensions":{"op":"delete"}})");
+  EXPECT_EQ(
+      c.events()[1].data,
+      R"({"data":{"message":{"id":"test-1","title":"Live","content":"SSE is working"}},"extensions":{"op":"delete"}})");
 }
 
 TEST_F(StreamTest, GraphqlRecordSubscriptionResumeAndAliases) {
   Put(server_, "g1", "one");
   Put(server_, "g2", "two");
-  SseConn rec = Graphql(port(), R"({"query":"subscription S { m: message(id: \"g1\") { t: title __typename } }"})");
+  SseConn rec = Graphql(
+      port(), R"({"query":"subscription S { m: message(id: \"g1\") { t: title __typename } }"})");
   ASSERT_EQ(rec.head().status, 200);
   ASSERT_TRUE(rec.WaitFor(HasData("synced")));
-  EXPECT_EQ(rec.events()[0].data,
-            R"({"data":{"m":{"t":"one","__typename":"Message"}},"extensions":{"type":"retained"}})");
+  EXPECT_EQ(
+      rec.events()[0].data,
+      R"({"data":{"m":{"t":"one","__typename":"Message"}},"extensions":{"type":"retained"}})");
   EXPECT_EQ(rec.events()[1].last_event_id, "2");
   Put(server_, "g2", "two again");
   Put(server_, "g1", "uno");
@@ -453,11 +460,10 @@ TEST_F(StreamTest, GraphqlRecordSubscriptionResumeAndAliases) {
   EXPECT_EQ(rec.events().back().last_event_id, "4");
   EXPECT_EQ(rec.events().size(), 3u) << "g2's write is not g1's";
   // Resume with Last-Event-ID, as an SSE client reconnects.
-  SseConn resumed = Graphql(port(), R"({"query":"subscription { message { title } }"})",
-                            {"Last-Event-ID: 2"});
-  ASSERT_TRUE(resumed.WaitFor([](const Events& ev) {
-    return !ev.empty() && ev.back().last_event_id == "4";
-  }));
+  SseConn resumed =
+      Graphql(port(), R"({"query":"subscription { message { title } }"})", {"Last-Event-ID: 2"});
+  ASSERT_TRUE(resumed.WaitFor(
+      [](const Events& ev) { return !ev.empty() && ev.back().last_event_id == "4"; }));
   std::vector<std::string> ids;
   for (const auto& e : resumed.events()) ids.push_back(e.last_event_id);
   EXPECT_EQ(ids, (std::vector<std::string>{"3", "4"}));
@@ -467,8 +473,10 @@ TEST_F(StreamTest, GraphqlErrorsForUnknownTablesAndFields) {
   struct Case {
     std::string body, message;
   } cases[] = {
-      {R"({"query":"subscription { nosuch { id } }"})", R"(Cannot query field \"nosuch\" on type \"Subscription\".)"},
-      {R"({"query":"subscription { message { id bogus } }"})", R"(Cannot query field \"bogus\" on type \"Message\".)"},
+      {R"({"query":"subscription { nosuch { id } }"})",
+       R"(Cannot query field \"nosuch\" on type \"Subscription\".)"},
+      {R"({"query":"subscription { message { id bogus } }"})",
+       R"(Cannot query field \"bogus\" on type \"Message\".)"},
       {R"({"query":"subscription { message { id "})", "Syntax Error"},
       {R"({"query":"query { message { id } }"})", "subscriptions only"},
       {R"(not json)", ""},
@@ -478,9 +486,10 @@ TEST_F(StreamTest, GraphqlErrorsForUnknownTablesAndFields) {
     EXPECT_EQ(r.head().status, 400) << c.body;
     rapidjson::Document d = Json(r.head().body);
     ASSERT_TRUE(d.IsObject() && d.HasMember("errors") && d["errors"].IsArray()) << r.head().body;
-    EXPECT_NE(std::string(d["errors"][0]["message"].GetString()).find(
-                  std::string(c.message).empty() ? "" : Json("\"" + c.message + "\"").GetString()),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(d["errors"][0]["message"].GetString())
+            .find(std::string(c.message).empty() ? "" : Json("\"" + c.message + "\"").GetString()),
+        std::string::npos)
         << r.head().body;
   }
   HttpResponse get = server_.Call("GET", "/realtime-demo/graphql");
@@ -587,7 +596,8 @@ TEST_F(StreamTest, WsSubscribeResumeRetainedAndUnsubscribe) {
   ws.SendText(R"({"action":"subscribe","topic":"message/r3","lastEventId":"x"})");
   std::vector<std::string> reset = ws.TextsUntil("Synced");
   ASSERT_EQ(reset.size(), 4u);
-  EXPECT_EQ(reset[1], R"({"message_type":"Reset","reason":"unknown","position":6,"topic":"message/r3"})");
+  EXPECT_EQ(reset[1],
+            R"({"message_type":"Reset","reason":"unknown","position":6,"topic":"message/r3"})");
   EXPECT_EQ(Str(Json(reset[2]), "message_type"), "Retained");
   ws.SendText(R"({"action":"unsubscribe","topic":"message/r2"})");
   EXPECT_EQ(ws.NextText(), R"({"type":"unsubscribed","topic":"message/r2"})");
@@ -618,7 +628,8 @@ TEST_F(StreamTest, WsWritesAreAcknowledgedWithTheirPosition) {
   EXPECT_EQ(Str(gen, "id").size(), 36u) << "a UUID";
 
   ws.SendText(R"({"action":"delete","id":"w1"})");
-  EXPECT_EQ(ws.TextsUntil("\"ack\"").back(), R"({"type":"ack","action":"delete","id":"w1","seq":3})");
+  EXPECT_EQ(ws.TextsUntil("\"ack\"").back(),
+            R"({"type":"ack","action":"delete","id":"w1","seq":3})");
   EXPECT_EQ(server_.Call("GET", kMsg + "/w1").status, 404);
 }
 
