@@ -126,7 +126,7 @@ class StreamConn {
  public:
   enum class State : uint8_t { kNew, kConnecting, kHandshake, kOpen, kClosing, kClosed };
 
-  StreamConn(StreamRun* run, uint32_t index) : run_(run), index_(index) {}
+  explicit StreamConn(StreamRun* run) : run_(run) {}
   void Connect();
   // Closes without counting anything (the end of the run).
   void Close();
@@ -155,7 +155,6 @@ class StreamConn {
   void Deliver(uint64_t pos, int64_t sent_us);
 
   StreamRun* run_;
-  uint32_t index_;
   State state_ = State::kNew;
   bool ready_ = false;  // its first notice (connected / subscribed) arrived
   bool nchan_ = false;  // the server is Nchan (StreamOptions::nchan_pub_path)
@@ -857,7 +856,7 @@ int StreamRun::Run() {
   }
   conns_.reserve(static_cast<size_t>(o_.connections));
   for (int i = 0; i < o_.connections; ++i) {
-    conns_.push_back(std::make_unique<StreamConn>(this, static_cast<uint32_t>(i)));
+    conns_.push_back(std::make_unique<StreamConn>(this));
     conns_.back()->nchan_ = o_.nchan;
   }
   StartConnects();
