@@ -287,6 +287,8 @@ Status LoadServerConfig(const std::string& path, Server* out) {
       {"checkpoint_bytes", bytes(&out->checkpoint_bytes)},
       {"compat_app", str(&out->compat_app)},
       {"jwt_secret", str(&out->jwt_secret)},
+      {"jwt_public_key", str(&out->jwt_public_key)},
+      {"jwt_leeway", ms(&out->jwt_leeway_ms)},
       {"retention",
        [&](const YAML::Node& v, const std::string&) -> Status {
          uint64_t age_ms = out->retention.age_s * 1000;

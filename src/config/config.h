@@ -49,10 +49,10 @@ struct Limits {
 
 // Real-time stream timing (SPEC section 6).
 struct Streams {
-  uint64_t sse_retry_ms = 3000;        // the retry: an EventSource is told on connect
-  uint64_t sse_ping_ms = 15000;        // SSE heartbeat (event: ping, no id)
-  uint64_t ws_ping_ms = 5000;          // a WebSocket Ping frame this often
-  uint64_t ws_pong_timeout_ms = 10000; // closed when no Pong came for this long
+  uint64_t sse_retry_ms = 3000;             // the retry: an EventSource is told on connect
+  uint64_t sse_ping_ms = 15000;             // SSE heartbeat (event: ping, no id)
+  uint64_t ws_ping_ms = 5000;               // a WebSocket Ping frame this often
+  uint64_t ws_pong_timeout_ms = 10000;      // closed when no Pong came for this long
   uint64_t ws_max_message_bytes = 1 << 20;  // a bigger client message closes 1009
 };
 
@@ -76,8 +76,10 @@ struct Server {
   Retention retention;
   Limits limits;
   Streams streams;
-  std::string compat_app;  // the app the AYB/SnackBase dialects map to
-  std::string jwt_secret;  // HS256 secret ("" = none)
+  std::string compat_app;          // the app the AYB/SnackBase dialects map to
+  std::string jwt_secret;          // HS256 secret ("" = none)
+  std::string jwt_public_key;      // a PEM file: RSA (RS256) or P-256 EC (ES256) public key
+  uint64_t jwt_leeway_ms = 30000;  // clock skew allowed for exp and nbf
 };
 
 // Loads a server config YAML. Keys may be partial (the rest keep *out's

@@ -1,5 +1,6 @@
 #include "src/server/server.h"
 
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -289,6 +290,30 @@ Status Server::Start() {
   s = LoadStaticFiles();
   if (!s.ok()) return s;
 
+  // Tokens (SPEC section 8): the keys, read once; an app that asks for auth
+  // without a key to check tokens with is a start-up error.
+  if (!options_.jwt_secret.empty() || !options_.jwt_public_key.empty()) {
+    auth::VerifierOptions vo;
+    vo.hs256_secret = options_.jwt_secret;
+    vo.leeway_seconds = static_cast<int64_t>(options_.jwt_leeway_ms / 1000);
+    if (!options_.jwt_public_key.empty()) {
+      std::ifstream in(options_.jwt_public_key, std::ios::binary);
+      if (!in) return Status::IOError("cannot read jwt_public_key " + options_.jwt_public_key);
+      std::ostringstream pem;
+      pem << in.rdbuf();
+      vo.public_key_pem = pem.str();
+    }
+    auto v = auth::Verifier::Create(vo);
+    if (!v.ok()) return v.status();
+    verifier_ = std::move(v).value();
+  }
+  for (const config::App& a : apps_) {
+    if (a.auth != "off" && verifier_ == nullptr) {
+      return Status::InvalidArgument("app " + a.app_id + " has auth: " + a.auth +
+                                     " but the server has no jwt_secret or jwt_public_key");
+    }
+  }
+
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
   if (ec) return Status::IOError("create data dir " + options_.data_dir + ": " + ec.message());
@@ -476,12 +501,19 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   if (app == nullptr) {
     return RespondError(s, slot, 404, "unknown_app", "no app '" + seg[0] + "'");
   }
-  if (seg.size() == 2 && seg[1] == "graphql" &&
-      app->schema.FindByExportName("graphql") == nullptr) {
-    return StartGraphql(s, slot, req, *app);
+  const bool graphql =
+      seg.size() == 2 && seg[1] == "graphql" && app->schema.FindByExportName("graphql") == nullptr;
+  const schema::Table* t =
+      seg.size() == 2 || seg.size() == 3 ? app->schema.FindByExportName(seg[1]) : nullptr;
+  if ((graphql || t != nullptr) && req.method != "OPTIONS") {
+    // Tables and GraphQL need the app's auth; static files (web/) do not,
+    // and a CORS preflight carries no credentials.
+    AuthResult a = Authenticate(*app, req);
+    if (!a.ok) return RespondAuthError(s, slot, *app, req, a, false);
   }
+  if (graphql) return StartGraphql(s, slot, req, *app);
   if (seg.size() == 2 || seg.size() == 3) {
-    if (const schema::Table* t = app->schema.FindByExportName(seg[1])) {
+    if (t != nullptr) {
       if (MaybeStartSse(s, slot, req, *app, *t, seg)) return;
       if (!t->exported || !t->rest || !app->rest) {
         return RespondError(s, slot, 404, "rest_disabled",
@@ -587,6 +619,8 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   if (!table->exported || !table->ws || !app->ws) {
     return refuse(404, "ws_disabled", "WebSocket is not enabled for table " + table->export_name);
   }
+  AuthResult auth = Authenticate(*app, req);
+  if (!auth.ok) return RespondAuthError(s, slot, *app, req, auth, /*close=*/true);
   const std::string* version = req.FindHeader("sec-websocket-version");
   if (version == nullptr || *version != "13") {
     return refuse(400, "bad_websocket_version",
@@ -629,7 +663,90 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   head.headers.push_back({"upgrade", "websocket"});
   head.headers.push_back({"connection", "Upgrade"});
   head.headers.push_back({"sec-websocket-accept", stream::WebSocketAccept(*key)});
+  if (!auth.ws_protocol.empty())
+    head.headers.push_back({"sec-websocket-protocol", auth.ws_protocol});
   s->StartStream(slot, head);
+}
+
+Server::AuthResult Server::Authenticate(const config::App& app, const http::Request& req) const {
+  AuthResult a;
+  if (app.auth == "off") return a;
+  std::string token;
+  if (const std::string* h = req.FindHeader("authorization")) {
+    std::string_view v(*h);
+    if (v.size() > 7 && strncasecmp(v.data(), "bearer ", 7) == 0) {
+      v.remove_prefix(7);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      token.assign(v);
+    }
+  }
+  if (token.empty() && req.upgrade) {
+    // Browsers cannot set headers on a WebSocket: the token rides as one of
+    // the offered subprotocols (an entry shaped like a JWT), and is echoed
+    // back as the chosen one (RFC 6455 section 4.2.2).
+    if (const std::string* p = req.FindHeader("sec-websocket-protocol")) {
+      std::string_view list(*p);
+      while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view entry = list.substr(0, comma);
+        while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+        while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+        if (std::count(entry.begin(), entry.end(), '.') == 2) {
+          token.assign(entry);
+          a.ws_protocol = token;
+          break;
+        }
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> params;
+  if (http::ParseQuery(req.query, &params)) {
+    for (auto& [k, v] : params) {
+      if (k != "token") continue;
+      if (!app.allow_query_token) {
+        a.ok = false;
+        a.code = "query_token_not_allowed";
+        a.message = "app " + app.app_id +
+                    " takes tokens in the Authorization header (or Sec-WebSocket-Protocol), "
+                    "not in the URL";
+        return a;
+      }
+      if (token.empty()) token = v;
+    }
+  }
+  if (token.empty()) {
+    if (app.auth == "optional") return a;
+    a.ok = false;
+    a.code = "token_missing";
+    a.message = "app " + app.app_id +
+                " needs a token: Authorization: Bearer, Sec-WebSocket-Protocol or ?token=";
+    return a;
+  }
+  auth::Verdict v = verifier_->Verify(token, WallMillis() / 1000);
+  if (!v.ok) {
+    a.ok = false;
+    a.code = v.code;
+    a.message = v.message;
+    return a;
+  }
+  a.anonymous = false;
+  a.claims = std::move(v.claims);
+  return a;
+}
+
+void Server::RespondAuthError(http::Session* s, uint64_t slot, const config::App& app,
+                              const http::Request& req, const AuthResult& a, bool close) {
+  ++metrics_.rejected_by_code[a.code];
+  http::ResponseHead head;
+  head.status = a.status;
+  head.close = close;
+  head.headers.push_back({"content-type", "application/json"});
+  head.headers.push_back({"www-authenticate",
+                          a.code == "token_missing" ? "Bearer" : "Bearer error=\"invalid_token\""});
+  rest::Service::AddCors(app, req, &head.headers);
+  s->Respond(slot, head, http::ErrorBody(a.code, a.message));
 }
 
 void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,

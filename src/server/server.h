@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "src/auth/jwt.h"
 #include "src/config/config.h"
 #include "src/http/session.h"
 #include "src/net/connection.h"
@@ -79,6 +80,21 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   // 101 and a WsStream. Every refusal closes the connection.
   void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
                       const std::vector<std::string>& segments);
+  // The token a request presents, checked against the app's `auth` (SPEC
+  // section 8): from Authorization: Bearer, Sec-WebSocket-Protocol (an
+  // upgrade) or ?token=. Not ok: answer `status` with `code`.
+  struct AuthResult {
+    bool ok = true;
+    int status = 401;
+    std::string code, message;
+    bool anonymous = true;
+    auth::Claims claims;
+    std::string ws_protocol;  // the Sec-WebSocket-Protocol entry that held the token
+  };
+  AuthResult Authenticate(const config::App& app, const http::Request& req) const;
+  // Answers a failed AuthResult (401 with WWW-Authenticate).
+  void RespondAuthError(http::Session* s, uint64_t slot, const config::App& app,
+                        const http::Request& req, const AuthResult& a, bool close);
   // POST /{app}/graphql with Accept: text/event-stream (docs/GRAPHQL.md).
   void StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
                     const config::App& app);
@@ -115,6 +131,7 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   int log_reads_in_flight_ = 0;
   // One hub format per distinct GraphQL selection (Plan::key).
   std::unordered_map<std::string, size_t> graphql_formats_;
+  std::unique_ptr<auth::Verifier> verifier_;  // null when no key is configured
   std::unique_ptr<net::TlsContext> tls_;
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<uint64_t, HttpConnection*> sessions_;
