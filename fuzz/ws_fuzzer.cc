@@ -97,6 +97,18 @@ class Host : public WsHost {
     }
     Durable(r, slot, e);
   }
+  bool VerifyToken(const std::string&, std::string_view token, TokenCheck* out) override {
+    // "good" extends by a minute; anything else is refused.
+    out->ok = token == "good";
+    if (!out->ok) {
+      out->code = "token_invalid";
+      out->message = "not the fuzzer's token";
+      return false;
+    }
+    out->exp_s = 60;
+    out->deadline_wall_ms = 60000;
+    return true;
+  }
   void Publish(http::Responder* r, uint64_t slot, const Topic& topic,
                std::string data_json) override {
     event::Event e;
@@ -203,6 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int64_t now = 1000;
   ctx.first_retained = [] { return eventide::wal::Position(1); };
   ctx.now_ms = [&now] { return now; };
+  ctx.wall_ms = [&now] { return now; };
   ctx.options.ws_max_message_bytes = 4096;
   ctx.options.max_subscriptions = 4;
   Capture transport;
@@ -214,6 +227,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     req.own.name = "message";
     req.own.primary_key = "id";
     WsStream ws(&ctx, &transport, &host, req);
+    // Its token runs out as time passes below (4001), unless an in-band
+    // {"action":"auth","token":"good"} extended it.
+    ws.set_auth_deadline(now + 5000);
     ws.Start({});
     for (size_t at = 0; at < input.size() && !transport.closed; at += chunk) {
       ws.OnData(input.substr(at, chunk));

@@ -38,6 +38,14 @@ GraphqlStream::GraphqlStream(stream::StreamContext* ctx, stream::StreamTransport
 
 const stream::Frame& GraphqlStream::Heartbeat() const { return HeartbeatFrame(); }
 
+void GraphqlStream::SayTokenExpired() {
+  Next(R"({"errors":[{"message":"the token expired; reconnect with a new one to resume",)"
+       R"("extensions":{"code":"token_expired"}}]})");
+  scratch_.clear();
+  AppendCompleteEvent(&scratch_);
+  t_->Send(scratch_);
+}
+
 void GraphqlStream::Start(std::string_view) {
   StartTimers();
   std::string name = plan_.root_key;

@@ -50,6 +50,8 @@ class GraphqlStream final : public stream::SseFramedStream {
   // An SSE comment, which graphql-sse clients ignore. At shutdown nothing is
   // said (no `complete`): the client reconnects and resumes.
   const stream::Frame& Heartbeat() const override;
+  // A `next` carrying a GraphQL error, then `complete`.
+  void SayTokenExpired() override;
   void Next(std::string_view payload, std::string_view id = {});
 
   std::string app_id_;

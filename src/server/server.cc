@@ -390,6 +390,7 @@ Status Server::Start() {
   stream_ctx_.projection = projection_.get();
   stream_ctx_.first_retained = [this] { return log_->first_position(); };
   stream_ctx_.now_ms = [this] { return static_cast<int64_t>(uv_now(&loop_)); };
+  stream_ctx_.wall_ms = [] { return WallMillis(); };
   {
     stream::StreamOptions& so = stream_ctx_.options;
     so.output_limit = options_.limits.output_bytes;
@@ -505,16 +506,18 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
       seg.size() == 2 && seg[1] == "graphql" && app->schema.FindByExportName("graphql") == nullptr;
   const schema::Table* t =
       seg.size() == 2 || seg.size() == 3 ? app->schema.FindByExportName(seg[1]) : nullptr;
+  int64_t auth_deadline = 0;
   if ((graphql || t != nullptr) && req.method != "OPTIONS") {
     // Tables and GraphQL need the app's auth; static files (web/) do not,
     // and a CORS preflight carries no credentials.
     AuthResult a = Authenticate(*app, req);
     if (!a.ok) return RespondAuthError(s, slot, *app, req, a, false);
+    auth_deadline = AuthDeadline(a);
   }
-  if (graphql) return StartGraphql(s, slot, req, *app);
+  if (graphql) return StartGraphql(s, slot, req, *app, auth_deadline);
   if (seg.size() == 2 || seg.size() == 3) {
     if (t != nullptr) {
-      if (MaybeStartSse(s, slot, req, *app, *t, seg)) return;
+      if (MaybeStartSse(s, slot, req, *app, *t, seg, auth_deadline)) return;
       if (!t->exported || !t->rest || !app->rest) {
         return RespondError(s, slot, 404, "rest_disabled",
                             "REST is not enabled for table " + t->export_name);
@@ -532,7 +535,7 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
 
 bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
                            const config::App& app, const schema::Table& table,
-                           const std::vector<std::string>& seg) {
+                           const std::vector<std::string>& seg, int64_t auth_deadline) {
   if (req.method != "GET") return false;
   std::vector<std::pair<std::string, std::string>> params;
   if (!http::ParseQuery(req.query, &params)) return false;  // REST answers the bad query
@@ -574,7 +577,9 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return true;
   HttpConnection* conn = it->second;
-  if (!conn->SetPendingStream(std::make_unique<stream::SseStream>(&stream_ctx_, conn, sr))) {
+  auto sse_stream = std::make_unique<stream::SseStream>(&stream_ctx_, conn, sr);
+  sse_stream->set_auth_deadline(auth_deadline);
+  if (!conn->SetPendingStream(std::move(sse_stream))) {
     RespondError(s, slot, 400, "stream_in_progress", "this connection already carries a stream");
     return true;
   }
@@ -655,7 +660,10 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return;
   HttpConnection* conn = it->second;
-  if (!conn->SetPendingStream(std::make_unique<stream::WsStream>(&stream_ctx_, conn, this, wr))) {
+  wr.subject = auth.claims.subject;
+  auto ws = std::make_unique<stream::WsStream>(&stream_ctx_, conn, this, wr);
+  ws->set_auth_deadline(AuthDeadline(auth));
+  if (!conn->SetPendingStream(std::move(ws))) {
     return refuse(400, "stream_in_progress", "this connection already carries a stream");
   }
   http::ResponseHead head;
@@ -736,6 +744,36 @@ Server::AuthResult Server::Authenticate(const config::App& app, const http::Requ
   return a;
 }
 
+int64_t Server::AuthDeadline(const AuthResult& a) const {
+  if (a.anonymous || a.claims.expires == 0) return 0;
+  return (a.claims.expires + static_cast<int64_t>(options_.jwt_leeway_ms / 1000)) * 1000;
+}
+
+bool Server::VerifyToken(const std::string& app_id, std::string_view token,
+                         stream::TokenCheck* out) {
+  out->ok = false;
+  if (verifier_ == nullptr) {
+    out->code = "token_invalid";
+    out->message = "this server checks no tokens";
+    return false;
+  }
+  auth::Verdict v = verifier_->Verify(token, WallMillis() / 1000);
+  if (!v.ok) {
+    out->code = v.code;
+    out->message = v.message;
+    return false;
+  }
+  (void)app_id;  // every app shares the server's keys
+  AuthResult a;
+  a.anonymous = false;
+  a.claims = std::move(v.claims);
+  out->ok = true;
+  out->subject = a.claims.subject;
+  out->exp_s = a.claims.expires;
+  out->deadline_wall_ms = AuthDeadline(a);
+  return true;
+}
+
 void Server::RespondAuthError(http::Session* s, uint64_t slot, const config::App& app,
                               const http::Request& req, const AuthResult& a, bool close) {
   ++metrics_.rejected_by_code[a.code];
@@ -750,7 +788,7 @@ void Server::RespondAuthError(http::Session* s, uint64_t slot, const config::App
 }
 
 void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
-                          const config::App& app) {
+                          const config::App& app, int64_t auth_deadline) {
   if (req.method != "POST") {
     ++metrics_.rejected_by_code["method_not_allowed"];
     http::ResponseHead head;
@@ -809,8 +847,10 @@ void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& 
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return;
   HttpConnection* conn = it->second;
-  if (!conn->SetPendingStream(std::make_unique<graphql::GraphqlStream>(
-          &stream_ctx_, conn, app.app_id, std::move(plan), format->second, resume))) {
+  auto gql = std::make_unique<graphql::GraphqlStream>(&stream_ctx_, conn, app.app_id,
+                                                      std::move(plan), format->second, resume);
+  gql->set_auth_deadline(auth_deadline);
+  if (!conn->SetPendingStream(std::move(gql))) {
     return RespondError(s, slot, 400, "stream_in_progress",
                         "this connection already carries a stream");
   }
@@ -1030,6 +1070,9 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
        ss.ws_pong_timeouts);
   line("eventide_ws_protocol_closes_total", "counter",
        "WebSocket connections closed 1002, 1003, 1007 or 1009.", ss.ws_protocol_closes);
+  line("eventide_stream_token_expired_total", "counter",
+       "Streams ended because their token expired (SSE error event, WebSocket 4001).",
+       ss.token_expired_closed);
   line("eventide_ws_client_errors_total", "counter",
        "WebSocket client messages answered with an error.", ss.ws_client_errors);
   // Error answers by code: the server's own and the REST service's.

@@ -52,6 +52,8 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   // stream::WsHost
   bool ResolveTopic(const std::string& app, std::string_view name, stream::ResolvedTopic* out,
                     std::string* code, std::string* message) override;
+  bool VerifyToken(const std::string& app, std::string_view token,
+                   stream::TokenCheck* out) override;
   void Write(http::Responder* responder, uint64_t slot, std::string_view method,
              const stream::Topic& table, const std::string& id, std::string body) override;
   void Publish(http::Responder* responder, uint64_t slot, const stream::Topic& topic,
@@ -73,9 +75,10 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   void ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
                    const config::App& app, const std::vector<std::string>& segments);
   // SSE on a table or record URL; false when the request is not one.
+  // `auth_deadline`: when its token expires (wall ms, 0 = never).
   bool MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
                      const config::App& app, const schema::Table& table,
-                     const std::vector<std::string>& segments);
+                     const std::vector<std::string>& segments, int64_t auth_deadline);
   // A WebSocket upgrade (RFC 6455 section 4.2): the handshake's checks, then
   // 101 and a WsStream. Every refusal closes the connection.
   void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
@@ -92,12 +95,15 @@ class Server final : public http::RequestHandler, public stream::WsHost {
     std::string ws_protocol;  // the Sec-WebSocket-Protocol entry that held the token
   };
   AuthResult Authenticate(const config::App& app, const http::Request& req) const;
+  // When a stream opened with `a` must end (wall ms; 0 = never): the token's
+  // exp plus the leeway.
+  int64_t AuthDeadline(const AuthResult& a) const;
   // Answers a failed AuthResult (401 with WWW-Authenticate).
   void RespondAuthError(http::Session* s, uint64_t slot, const config::App& app,
                         const http::Request& req, const AuthResult& a, bool close);
   // POST /{app}/graphql with Accept: text/event-stream (docs/GRAPHQL.md).
   void StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
-                    const config::App& app);
+                    const config::App& app, int64_t auth_deadline);
   const config::App* FindApp(std::string_view app_id) const;
   bool WritableTable(http::Responder* r, uint64_t slot, const stream::Topic& topic,
                      const config::App** app, const schema::Table** table);

@@ -54,6 +54,8 @@ void SseFramedStream::ArmTimer() {
   // One timer for both duties: the heartbeat, and noticing a stalled client
   // within a quarter of stall_timeout.
   uint64_t tick = std::min(o.sse_ping_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50));
+  const int64_t auth_left = AuthLeftMs(*ctx_);
+  if (auth_left >= 0) tick = std::min<uint64_t>(tick, static_cast<uint64_t>(auth_left) + 1);
   t_->SetTimer(tick);
 }
 
@@ -67,6 +69,16 @@ void SseFramedStream::OnTimer() {
     closed_ = true;
     if (sub_) sub_->Stop();
     t_->Abort();
+    return;
+  }
+  if (AuthLeftMs(*ctx_) == 0) {
+    // The token ran out: say so, and end. The client comes back with a new
+    // token and resumes from its last position.
+    ++ctx_->stats.token_expired_closed;
+    closed_ = true;
+    if (sub_) sub_->Stop();
+    SayTokenExpired();
+    t_->Close();
     return;
   }
   if (now >= next_ping_ms_) {
@@ -106,6 +118,15 @@ void SseStream::SayGoodbye() {
   // Last-Event-ID on the restarted server.
   scratch_.clear();
   AppendSseRetry(ctx_->options.sse_retry_ms, &scratch_);
+  t_->Send(scratch_);
+}
+
+void SseStream::SayTokenExpired() {
+  scratch_.clear();
+  AppendSseEvent("error", "",
+                 R"({"type":"error","code":"token_expired","message":"the token expired; )"
+                 R"(reconnect with a new one to resume"})",
+                 &scratch_);
   t_->Send(scratch_);
 }
 

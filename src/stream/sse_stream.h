@@ -56,6 +56,8 @@ class SseFramedStream : public Stream, public Notices {
   virtual const Frame& Heartbeat() const = 0;
   // Sent at shutdown before the connection closes.
   virtual void SayGoodbye() {}
+  // Sent when the token expired, before the stream ends.
+  virtual void SayTokenExpired() = 0;
 
   StreamContext* ctx_;
   StreamTransport* t_;
@@ -84,6 +86,8 @@ class SseStream final : public SseFramedStream {
   const Frame& Heartbeat() const override;
   // A reconnect hint: `retry:`.
   void SayGoodbye() override;
+  // event: error  data: {"type":"error","code":"token_expired",…} (no id)
+  void SayTokenExpired() override;
   void Notice(std::string_view json, std::string_view id = {});
 
   SseRequest req_;

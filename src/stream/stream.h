@@ -47,7 +47,7 @@ class StreamTransport {
 };
 
 struct StreamOptions {
-  size_t output_limit = 1 << 20;     // limits.output_bytes
+  size_t output_limit = 1 << 20;      // limits.output_bytes
   uint64_t stall_timeout_ms = 60000;  // limits.stall_timeout_ms
   uint64_t sse_retry_ms = 3000;
   uint64_t sse_ping_ms = 15000;
@@ -59,17 +59,18 @@ struct StreamOptions {
 
 // Counters for /metrics (SPEC section 10).
 struct StreamStats {
-  uint64_t sse_streams = 0;         // open SSE streams
-  uint64_t ws_connections = 0;      // open WebSocket connections
-  uint64_t subscriptions = 0;       // open subscriptions (SSE + WS)
-  uint64_t events_delivered = 0;    // event frames sent to subscribers
-  uint64_t retained_sent = 0;       // retained records sent
-  uint64_t resets = 0;              // reset notices
-  uint64_t resumes = 0;             // subscriptions that resumed from a position
-  uint64_t stalled_closed = 0;      // closed after stall_timeout
-  uint64_t ws_pong_timeouts = 0;    // WebSocket connections closed without a Pong
-  uint64_t ws_protocol_closes = 0;  // closed 1002/1003/1007/1009
-  uint64_t ws_client_errors = 0;    // client messages answered with an error
+  uint64_t sse_streams = 0;           // open SSE streams
+  uint64_t ws_connections = 0;        // open WebSocket connections
+  uint64_t subscriptions = 0;         // open subscriptions (SSE + WS)
+  uint64_t events_delivered = 0;      // event frames sent to subscribers
+  uint64_t retained_sent = 0;         // retained records sent
+  uint64_t resets = 0;                // reset notices
+  uint64_t resumes = 0;               // subscriptions that resumed from a position
+  uint64_t stalled_closed = 0;        // closed after stall_timeout
+  uint64_t ws_pong_timeouts = 0;      // WebSocket connections closed without a Pong
+  uint64_t ws_protocol_closes = 0;    // closed 1002/1003/1007/1009
+  uint64_t ws_client_errors = 0;      // client messages answered with an error
+  uint64_t token_expired_closed = 0;  // streams ended because their token expired
 };
 
 // What every stream on the loop shares. REQUIRES: every pointer outlives
@@ -79,7 +80,8 @@ struct StreamContext {
   const projection::Projection* projection = nullptr;
   // The oldest position still in the log (head + 1 when it is empty).
   std::function<wal::Position()> first_retained;
-  std::function<int64_t()> now_ms;  // a monotonic clock
+  std::function<int64_t()> now_ms;   // a monotonic clock
+  std::function<int64_t()> wall_ms;  // the wall clock (token expiry is wall time)
   StreamOptions options;
   StreamStats stats;
 };
@@ -101,6 +103,18 @@ class Stream {
   virtual void OnClose() = 0;
   // What answers the requests this stream makes (WebSocket writes), if any.
   virtual http::Responder* responder() { return nullptr; }
+  // The stream ends when its token expires: at this wall-clock time (ms since
+  // the epoch; 0 = never). Set before Start.
+  void set_auth_deadline(int64_t wall_ms) { auth_deadline_wall_ms_ = wall_ms; }
+
+ protected:
+  // Milliseconds until the token's deadline (0 when past); -1 without one.
+  int64_t AuthLeftMs(const StreamContext& ctx) const {
+    if (auth_deadline_wall_ms_ == 0) return -1;
+    const int64_t left = auth_deadline_wall_ms_ - ctx.wall_ms();
+    return left > 0 ? left : 0;
+  }
+  int64_t auth_deadline_wall_ms_ = 0;
 };
 
 // Notices a client that reads nothing: output waiting, and none of it taken
@@ -124,9 +138,9 @@ class StallWatch {
 
 // How a subscription starts, from what the client presented.
 struct StartPlan {
-  std::string reset;   // "" (no reset), "expired" or "unknown"
-  bool replay = false; // send the retained snapshot, then synced
-  wal::Position after; // when !replay: the cursor to subscribe at
+  std::string reset;    // "" (no reset), "expired" or "unknown"
+  bool replay = false;  // send the retained snapshot, then synced
+  wal::Position after;  // when !replay: the cursor to subscribe at
 };
 // `want_retained`: a record topic, or a table topic with retained=true.
 StartPlan PlanStart(const ResumeId& resume, bool want_retained, wal::Position head,

@@ -319,14 +319,15 @@ void WsStream::HandleText(std::string_view text) {
       return SendText(msg_);
     }
     if (action == "subscribe") return SubscribeAction(d, topic_name, ref);
+    if (action == "auth") return AuthAction(d, ref);
     if (action == "unsubscribe") return Unsubscribe(topic_name, ref);
     if (action == "publish" || action == "put" || action == "delete") {
       return WriteAction(action, d, topic_name, ref);
     }
-    SendError(
-        "unknown_action",
-        "unknown action '" + action + "'; use subscribe, unsubscribe, publish, put, delete or ping",
-        action, ref);
+    SendError("unknown_action",
+              "unknown action '" + action +
+                  "'; use subscribe, unsubscribe, publish, put, delete, ping or auth",
+              action, ref);
   }
 }
 
@@ -352,6 +353,32 @@ void WsStream::SubscribeAction(const rapidjson::Value& msg, const std::string& t
     retained = r->GetBool();
   }
   Subscribe(topic_name, resume, retained, ref);
+}
+
+void WsStream::AuthAction(const rapidjson::Value& msg, const std::string& ref) {
+  const rapidjson::Value* token = Member(msg, "token");
+  if (token == nullptr || !token->IsString()) {
+    return SendError("invalid_message", "an auth needs \"token\": a string", "auth", ref);
+  }
+  TokenCheck check;
+  if (!host_->VerifyToken(req_.own.topic.app,
+                          std::string_view(token->GetString(), token->GetStringLength()), &check)) {
+    return SendError(check.code, check.message, "auth", ref);
+  }
+  // The connection keeps its identity: a token for someone else would have
+  // to open a connection of its own.
+  if (!req_.subject.empty() && check.subject != req_.subject) {
+    return SendError("subject_mismatch",
+                     "the token is for another subject than the one this connection opened with",
+                     "auth", ref);
+  }
+  req_.subject = check.subject;
+  auth_deadline_wall_ms_ = check.deadline_wall_ms;
+  ArmTimer();
+  msg_.assign(R"({"type":"authenticated","exp":)").append(std::to_string(check.exp_s));
+  if (!ref.empty()) msg_.append(",\"ref\":").append(ref);
+  msg_.push_back('}');
+  SendText(msg_);
 }
 
 void WsStream::WriteAction(const std::string& action, const rapidjson::Value& msg,
@@ -562,6 +589,8 @@ void WsStream::ArmTimer() {
   uint64_t tick = std::min(
       {o.ws_ping_ms, o.ws_pong_timeout_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50)});
   if (closing_) tick = std::min<uint64_t>(tick, kCloseGraceMs / 4);
+  const int64_t auth_left = AuthLeftMs(*ctx_);
+  if (auth_left >= 0) tick = std::min<uint64_t>(tick, static_cast<uint64_t>(auth_left) + 1);
   t_->SetTimer(tick);
 }
 
@@ -582,6 +611,13 @@ void WsStream::OnTimer() {
     subs_.clear();
     t_->Abort();
     return;
+  }
+  if (AuthLeftMs(*ctx_) == 0) {
+    // The token ran out (SPEC section 8): close 4001; the client reconnects
+    // with a new token and resumes from its last "seq".
+    ++ctx_->stats.token_expired_closed;
+    CloseWith(4001, "token expired");
+    return ArmTimer();
   }
   if (awaiting_pong_since_ms_ != 0 &&
       now - awaiting_pong_since_ms_ >= static_cast<int64_t>(ctx_->options.ws_pong_timeout_ms)) {

@@ -45,7 +45,16 @@ struct ResolvedTopic {
   std::string primary_key;  // the table's key field
 };
 
-// What a WebSocket stream needs from the server: topic names and writes.
+// A token presented in-band ({"action":"auth"}), as the server judged it.
+struct TokenCheck {
+  bool ok = false;
+  std::string code, message;     // when !ok
+  std::string subject;           // the token's "sub"
+  int64_t exp_s = 0;             // its "exp" (0: none)
+  int64_t deadline_wall_ms = 0;  // when a stream holding it must end (0: never)
+};
+
+// What a WebSocket stream needs from the server: topic names, writes, tokens.
 class WsHost {
  public:
   virtual ~WsHost() = default;
@@ -61,10 +70,13 @@ class WsHost {
   // A publish to `topic` (SPEC section 6): logged, changes no record.
   virtual void Publish(http::Responder* responder, uint64_t slot, const Topic& topic,
                        std::string data_json) = 0;
+  // Checks a token for `app` as the door does.
+  virtual bool VerifyToken(const std::string& app, std::string_view token, TokenCheck* out) = 0;
 };
 
 struct WsRequest {
   uint64_t connection_id = 0;
+  std::string subject;    // the token's "sub" at the door ("" = anonymous)
   ResolvedTopic own;      // the URL's topic: followed from the start
   bool retained = false;  // ?retained=true
   ResumeId resume;        // ?lastEventId=
@@ -133,6 +145,8 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   void HandleText(std::string_view text);
   void SubscribeAction(const rapidjson::Value& msg, const std::string& topic_name,
                        const std::string& ref);
+  // {"action":"auth","token":…}: a new token extends the connection.
+  void AuthAction(const rapidjson::Value& msg, const std::string& ref);
   // publish, put, delete: through the host, answered in Respond.
   void WriteAction(const std::string& action, const rapidjson::Value& msg,
                    const std::string& topic_name, const std::string& ref);

@@ -133,6 +133,85 @@ TEST_F(AuthTest, StreamsCheckTheTokenBeforeTheyStart) {
   EXPECT_EQ(gql.status, 401);
 }
 
+// Live expiry (SPEC section 8): tokens that run out 2 s after connecting,
+// with no leeway.
+class AuthExpiryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.WriteFile("apps/locked/config.yaml",
+                      "app_id: locked\nauth: required\nschemas:\n  - s.graphql\n");
+    server_.WriteFile("apps/locked/s.graphql",
+                      "type Note @table @export(rest: true, sse: true, ws: true) {\n"
+                      "  id: ID! @primaryKey\n  text: String\n}\n");
+    server_.WriteFile("server.yaml", "jwt_secret: " + kSecret + "\njwt_leeway: 0s\n");
+    ASSERT_GT(server_.Start({"--config", server_.dir() + "/server.yaml"}), 0) << server_.log();
+  }
+  ServerProcess server_;
+};
+
+TEST_F(AuthExpiryTest, SseEndsWithAnErrorEventAndResumesWithANewToken) {
+  SseConn sse(server_.port(), "/locked/Note?stream=sse",
+              {"Authorization: Bearer " + Token("ann", 2)});
+  ASSERT_EQ(sse.head().status, 200);
+  ASSERT_EQ(server_
+                .Call("PUT", "/locked/Note/a", R"({"text":"1"})",
+                      {"Authorization: Bearer " + Token("ann")})
+                .status,
+            201);
+  ASSERT_TRUE(sse.WaitFor(
+      [](const auto& ev) {
+        for (const auto& e : ev) {
+          if (e.type == "error") return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(6)));
+  const auto& last = sse.events().back();
+  EXPECT_EQ(last.type, "error");
+  EXPECT_NE(last.data.find("token_expired"), std::string::npos);
+  EXPECT_EQ(last.last_event_id, "1") << "the error moves no cursor";
+  sse.Drain(std::chrono::milliseconds(1000));
+  EXPECT_TRUE(sse.eof());
+  // Back with a new token, from where it was.
+  ASSERT_EQ(server_
+                .Call("PUT", "/locked/Note/b", R"({"text":"2"})",
+                      {"Authorization: Bearer " + Token("ann")})
+                .status,
+            201);
+  SseConn again(server_.port(), "/locked/Note?stream=sse",
+                {"Authorization: Bearer " + Token("ann"), "Last-Event-ID: 1"});
+  ASSERT_TRUE(
+      again.WaitFor([](const auto& ev) { return !ev.empty() && ev.back().last_event_id == "2"; }));
+  std::string metrics = server_.Call("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("eventide_stream_token_expired_total 1"), std::string::npos) << metrics;
+}
+
+TEST_F(AuthExpiryTest, WebSocketClosesWith4001UnlessExtendedInBand) {
+  WsConn expiring(server_.port(), "/locked/Note", {"Sec-WebSocket-Protocol: " + Token("ann", 2)});
+  WsConn extended(server_.port(), "/locked/Note", {"Sec-WebSocket-Protocol: " + Token("ann", 2)});
+  ASSERT_TRUE(expiring.upgraded() && extended.upgraded());
+  expiring.NextText();
+  extended.NextText();
+  extended.SendText(R"({"action":"auth","token":")" + Token("ann", 60) + R"(","ref":"a"})");
+  const std::string reply = extended.NextText();
+  EXPECT_NE(reply.find(R"("type":"authenticated")"), std::string::npos) << reply;
+  EXPECT_NE(reply.find(R"("ref":"a")"), std::string::npos) << reply;
+  // Someone else's token does not take over the connection.
+  extended.SendText(R"({"action":"auth","token":")" + Token("bob", 60) + R"("})");
+  EXPECT_NE(extended.NextText().find("subject_mismatch"), std::string::npos);
+  extended.SendText(R"({"action":"auth","token":"nope"})");
+  EXPECT_NE(extended.NextText().find("token_invalid"), std::string::npos);
+
+  EXPECT_EQ(expiring.WaitClose(std::chrono::seconds(6)), 4001);
+  // The extended one is still there after the first token's end.
+  ASSERT_EQ(server_
+                .Call("PUT", "/locked/Note/x", R"({"text":"still"})",
+                      {"Authorization: Bearer " + Token("ann")})
+                .status,
+            201);
+  EXPECT_NE(extended.NextText().find(R"("message_type":"Update")"), std::string::npos);
+}
+
 TEST(AuthStartupTest, AnAppThatNeedsTokensNeedsAKey) {
   ServerProcess server;
   server.WriteFile("apps/locked/config.yaml",

@@ -163,8 +163,8 @@ std::vector<stream::ClientEvent> SseConn::Named(const std::string& type) const {
 // ---- WebSocket ----
 
 WsConn::WsConn(int port, const std::string& path, std::vector<std::string> headers, std::string key,
-               std::string version)
-    : sock_(port) {
+               std::string version, int rcvbuf)
+    : sock_(port, rcvbuf) {
   std::string req = "GET " + path +
                     " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
   if (!key.empty()) req += "Sec-WebSocket-Key: " + key + "\r\n";

@@ -88,7 +88,7 @@ class WsConn {
   // Sends the handshake (`key` and `version` as given; headers extra) and
   // reads the answer's head.
   WsConn(int port, const std::string& path, std::vector<std::string> headers = {},
-         std::string key = "dGhlIHNhbXBsZSBub25jZQ==", std::string version = "13");
+         std::string key = "dGhlIHNhbXBsZSBub25jZQ==", std::string version = "13", int rcvbuf = 0);
   const HttpResponse& head() const { return head_; }
   bool upgraded() const { return head_.status == 101; }
 

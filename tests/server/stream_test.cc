@@ -223,9 +223,12 @@ TEST(StreamRetentionTest, SseResumeFromADeletedSegmentIsResetExpired) {
                   100,
               2);
   }
-  // Once the last checkpoint (at 120) is written, retention is done.
+  // A checkpoint follows every 30 entries from the last one, so once one
+  // past 90 is written there is no other to come, and retention is done.
+  // (Which position it lands on depends on how writes and checkpoints
+  // interleave.)
   uint64_t first = 0, checkpoint = 0;
-  for (int i = 0; i < 500 && checkpoint < 120; ++i) {
+  for (int i = 0; i < 1000 && checkpoint <= 90; ++i) {
     std::smatch m;
     std::string metrics = server.Call("GET", "/metrics").body;
     if (std::regex_search(metrics, m, std::regex(R"(eventide_checkpoint_position (\d+))"))) {
@@ -236,7 +239,7 @@ TEST(StreamRetentionTest, SseResumeFromADeletedSegmentIsResetExpired) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ASSERT_EQ(checkpoint, 120u);
+  ASSERT_GT(checkpoint, 90u);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   {
     std::smatch m;
@@ -775,17 +778,19 @@ TEST(StreamSlowTest, AWebSocketClientThatSendsWithoutReadingIsNoLongerRead) {
   ServerProcess server;
   server.WriteFile("server.yaml", "limits:\n  output_bytes: 16KiB\n");
   ASSERT_GT(server.Start({"--config", server.dir() + "/server.yaml"}), 0) << server.log();
-  WsConn ws(server.port(), kMsg);
+  WsConn ws(server.port(), kMsg, {}, "dGhlIHNhbXBsZSBub25jZQ==", "13", /*rcvbuf=*/4096);
   ASSERT_TRUE(ws.upgraded());
   // One masked {"action":"ping"} frame (mask 0), sent over and over: each
   // earns a {"type":"pong"} the client never reads.
   std::string frame = "\x81\x91";
   frame.append(4, '\0');
   frame += R"({"action":"ping"})";
-  const size_t sent = ws.socket().SendUntilBlocked(frame, 64 << 20, std::chrono::seconds(1));
-  // The server stopped reading once its unsent output passed the limit; what
-  // went out is what the kernel buffers hold, not the 64 MiB offered.
-  EXPECT_LT(sent, size_t{16} << 20);
+  const size_t offered = size_t{96} << 20;
+  const size_t sent = ws.socket().SendUntilBlocked(frame, offered, std::chrono::seconds(1));
+  // The server stopped reading once its unsent output passed the limit;
+  // what went out is what the kernel buffers in both directions hold (a
+  // few MiB each on loopback), not the 96 MiB offered.
+  EXPECT_LT(sent, size_t{40} << 20);
   HttpResponse health = server.Call("GET", "/healthz");
   EXPECT_EQ(health.status, 200);
 }
