@@ -1,0 +1,2 @@
+# The @policy expression language (src/policy).
+eventide_fuzzer(policy_fuzzer eventide_policy)
