@@ -75,12 +75,18 @@ class Host : public WsHost {
     }
     out->topic = Topic{app, "Message", std::string(id)};
     out->name = "message";
+    // A read rule, so events and retained records are judged too (and
+    // left_view deletes made when an update hides a record).
+    static const std::shared_ptr<const policy::Policy> rule =
+        *policy::Policy::Parse("title != \"hidden\" or author = $auth.sub",
+                               [](std::string_view n) { return n == "title" || n == "author"; });
+    out->read_rule = rule;
     if (!id.empty()) out->name.append("/").append(id);
     out->primary_key = "id";
     return true;
   }
   void Write(http::Responder* r, uint64_t slot, std::string_view method, const Topic& table,
-             const std::string& id, std::string body) override {
+             const std::string& id, std::string body, const policy::Principal&) override {
     // An Event views its strings: these outlive it.
     const std::string record_id = id.empty() ? "generated" : id;
     event::Event e;
@@ -89,6 +95,11 @@ class Host : public WsHost {
     e.table = table.table;
     e.id = record_id;
     e.data = body;
+    std::string prev;
+    if (e.op == event::Op::kUpdate) {
+      prev = Current(record_id);
+      e.prev = prev;
+    }
     if (e.op == event::Op::kDelete && !Exists(record_id)) {
       http::ResponseHead head;
       head.status = 404;
@@ -106,11 +117,13 @@ class Host : public WsHost {
       return false;
     }
     out->exp_s = 60;
+    out->subject = "fuzz";
+    out->claims_json = R"({"sub":"fuzz"})";
     out->deadline_wall_ms = 60000;
     return true;
   }
   void Publish(http::Responder* r, uint64_t slot, const Topic& topic,
-               std::string data_json) override {
+               std::string data_json, const policy::Principal&) override {
     event::Event e;
     e.op = event::Op::kPublish;
     e.app = topic.app;
@@ -121,6 +134,11 @@ class Host : public WsHost {
   }
 
  private:
+  std::string Current(const std::string& id) const {
+    const projection::Table* t = projection_->Find("app", "Message");
+    projection::RecordPtr r = t != nullptr ? t->Get(id) : nullptr;
+    return r ? std::string(r->json()) : std::string();
+  }
   bool Exists(const std::string& id) const {
     const projection::Table* t = projection_->Find("app", "Message");
     return t != nullptr && static_cast<bool>(t->Get(id));

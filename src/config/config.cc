@@ -1,5 +1,7 @@
 #include "src/config/config.h"
 
+#include "src/policy/policy.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -139,6 +141,41 @@ Status ValidateAppId(const std::string& file, int line, const std::string& id) {
   return Status::OK();
 }
 
+// Compiles each table's @policy, and'ed with the app's tenant rule, into
+// read_rule / write_rule (SPEC section 8). Errors name the schema file, the
+// line of @policy, the type, the rule and the column.
+Status CompileRules(const std::string& config_file, App* app) {
+  std::shared_ptr<const policy::Policy> tenant;
+  if (!app->tenant_claim.empty()) {
+    auto t = policy::Policy::Parse(std::string(kTenantField) + " = $auth." + app->tenant_claim,
+                                   [](std::string_view n) { return n == kTenantField; });
+    if (!t.ok()) {
+      return Status::InvalidArgument(config_file + ": tenant_claim '" + app->tenant_claim +
+                                     "' must be a claim name ([A-Za-z_][A-Za-z0-9_]*)");
+    }
+    tenant = *t;
+  }
+  for (schema::Table& table : app->schema.tables) {
+    auto is_field = [&table](std::string_view n) { return table.FindField(n) != nullptr; };
+    std::shared_ptr<const policy::Policy> rules[2];
+    const std::string* texts[2] = {&table.policy_read, &table.policy_write};
+    for (int i = 0; i < 2; ++i) {
+      if (texts[i]->empty()) continue;
+      auto r = policy::Policy::Parse(*texts[i], is_field);
+      if (!r.ok()) {
+        return Status::InvalidArgument(table.file + ":" + std::to_string(table.policy_line) +
+                                       ": type " + table.name + ": @policy(" +
+                                       (i == 0 ? "read" : "write") + ": \"" + *texts[i] +
+                                       "\") " + r.status().message());
+      }
+      rules[i] = *r;
+    }
+    table.read_rule = policy::Policy::And(tenant, rules[0]);
+    table.write_rule = policy::Policy::And(tenant, rules[1]);
+  }
+  return Status::OK();
+}
+
 Status LoadApp(const std::filesystem::path& dir, App* app) {
   const std::string file = (dir / "config.yaml").string();
   YAML::Node root;
@@ -245,6 +282,8 @@ Status LoadApp(const std::filesystem::path& dir, App* app) {
     s = schema::ParseSchema(text, p.string(), &app->schema);
     if (!s.ok()) return s;
   }
+  s = CompileRules(file, app);
+  if (!s.ok()) return s;
   std::error_code ec;
   if (std::filesystem::is_directory(dir / "web", ec)) app->web_dir = (dir / "web").string();
   return Status::OK();

@@ -19,6 +19,10 @@ struct Cors {
   std::vector<std::string> origins;  // empty: no CORS headers; "*" allowed
 };
 
+// The field a record of a tenant app carries its writer's tenant in (server
+// set, like __createdAt__; SPEC section 8).
+inline constexpr std::string_view kTenantField = "__tenant__";
+
 struct App {
   std::string dir;           // the app folder
   std::string name, app_id;  // app_id defaults to the folder name

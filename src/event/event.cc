@@ -75,13 +75,14 @@ size_t EncodedSize(const Event& e) {
   for (std::string_view s : {e.app, e.table, e.id, e.tenant, e.subject, e.data}) {
     n += VarintSize(s.size()) + s.size();
   }
+  if (!e.prev.empty()) n += VarintSize(e.prev.size()) + e.prev.size();
   return n;
 }
 
 void Encode(const Event& e, std::string* out) {
   out->clear();
   out->reserve(EncodedSize(e));
-  out->push_back(static_cast<char>(kEventVersion));
+  out->push_back(static_cast<char>(e.prev.empty() ? kEventVersion : kEventVersionWithPrev));
   out->push_back(static_cast<char>(e.op));
   auto t = static_cast<uint64_t>(e.time_ms);
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(t >> (8 * i)));
@@ -91,12 +92,13 @@ void Encode(const Event& e, std::string* out) {
   PutString(out, e.tenant);
   PutString(out, e.subject);
   PutString(out, e.data);
+  if (!e.prev.empty()) PutString(out, e.prev);
 }
 
 Status Decode(std::string_view payload, Event* out) {
   if (payload.size() < 10) return Status::Corruption("event payload is too short");
   auto version = static_cast<uint8_t>(payload[0]);
-  if (version != kEventVersion) {
+  if (version != kEventVersion && version != kEventVersionWithPrev) {
     return Status::Corruption("unknown event version " + std::to_string(version));
   }
   auto op = static_cast<uint8_t>(payload[1]);
@@ -110,6 +112,14 @@ Status Decode(std::string_view payload, Event* out) {
       !GetString(&in, &out->tenant) || !GetString(&in, &out->subject) ||
       !GetString(&in, &out->data)) {
     return Status::Corruption("event field runs past the end of the payload");
+  }
+  out->prev = {};
+  out->reason = {};
+  if (version == kEventVersionWithPrev) {
+    if (!GetString(&in, &out->prev)) {
+      return Status::Corruption("event field runs past the end of the payload");
+    }
+    if (out->prev.empty()) return Status::Corruption("a version 2 event with an empty prev");
   }
   if (!in.empty()) {
     return Status::Corruption(std::to_string(in.size()) + " unexpected bytes after the event");

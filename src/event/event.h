@@ -25,7 +25,11 @@ enum class Op : uint8_t {
 std::string_view OpName(Op op);
 std::optional<Op> ParseOp(std::string_view name);
 
+// Version 1 has no `prev`; version 2 is version 1 plus a non-empty `prev`.
+// Encode writes version 1 whenever `prev` is empty, so each event has one
+// encoding.
 inline constexpr uint8_t kEventVersion = 1;
+inline constexpr uint8_t kEventVersionWithPrev = 2;
 
 // An event. Decode fills the views with pointers into the payload it was
 // given, so a decoded Event lives no longer than that payload.
@@ -38,6 +42,14 @@ struct Event {
   std::string_view tenant;   // writer's tenant claim; empty when unknown
   std::string_view subject;  // writer's subject (JWT sub); empty when unknown
   std::string_view data;     // JSON bytes (record or message); may be empty
+  // update only, and only on tables with a read rule: the record before the
+  // write, so that a subscriber can be told a record left its view
+  // (SPEC section 8) when it is read back from the log. Else empty.
+  std::string_view prev;
+  // Not logged: set on a copy the hub encodes for a subscriber who may no
+  // longer see the record ("left_view"), with op kDelete and `data` the
+  // state it last saw. Empty for every logged event.
+  std::string_view reason;
 };
 
 // Replaces *out with the encoding of `e`. Reuses out's capacity.

@@ -56,7 +56,13 @@ void AppendNextPayload(const Plan& plan, const event::Event& e, const rapidjson:
     }
   }
   out->append("}}");
-  if (e.op == event::Op::kDelete) out->append(",\"extensions\":{\"op\":\"delete\"}");
+  if (e.op == event::Op::kDelete) {
+    out->append(",\"extensions\":{\"op\":\"delete\"");
+    // A record that left the subscriber's view: its data is the last state
+    // the subscriber could see.
+    if (!e.reason.empty()) out->append(",\"reason\":\"").append(e.reason).append("\"");
+    out->push_back('}');
+  }
   out->push_back('}');
 }
 

@@ -53,6 +53,7 @@ void GraphqlStream::Start(std::string_view) {
   sub_ = std::make_unique<stream::Subscription>(
       ctx_, t_, this, stream::Topic{app_id_, plan_.table, plan_.record_id}, std::move(name),
       format_);
+  sub_->set_rule(read_rule_);
   // Like SSE: a record subscription starts with the record's state; a table
   // one at the head. Last-Event-ID resumes either.
   sub_->Start(resume_, !plan_.record_id.empty());

@@ -467,6 +467,12 @@ bool Bound::Eval(uint32_t node, const Row& row) const {
   return n.op == Policy::Node::Op::kEq ? eq : !eq;
 }
 
+bool Bound::AllowsRecord(const rapidjson::Value& record, Row* scratch) const {
+  if (policy_ == nullptr) return true;
+  policy_->Extract(record, scratch);
+  return Eval(policy_->root_, *scratch);
+}
+
 bool Bound::Allows(const Row& row) const {
   if (policy_ == nullptr) return true;
   if (row.size() < policy_->fields_.size()) return false;

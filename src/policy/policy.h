@@ -57,6 +57,13 @@ using Row = std::vector<Value>;
 
 class Bound;
 
+// Who a request or stream acts for (its verified token), as rules see it.
+struct Principal {
+  std::string subject;      // "sub"; "" when anonymous or absent
+  std::string claims_json;  // the token's claims object; "" = anonymous
+  bool anonymous() const { return claims_json.empty(); }
+};
+
 class Policy : public std::enable_shared_from_this<Policy> {
  public:
   // Parses `text`. `is_field` says whether a name is one of the table's
@@ -80,6 +87,7 @@ class Policy : public std::enable_shared_from_this<Policy> {
   Bound Bind(const rapidjson::Value* claims) const;
   // Parses `claims_json` (a JSON object; "" = anonymous) and binds.
   Bound Bind(std::string_view claims_json) const;
+  Bound Bind(const Principal& who) const;
 
   // The rule in a canonical form: fully parenthesized, strings in double
   // quotes. Parse(ToString()) gives the same rule.
@@ -118,7 +126,11 @@ class Bound {
   // True when the rule admits the record whose fields are `row` (from the
   // same policy's Extract).
   bool Allows(const Row& row) const;
+  // Extracts `record`'s fields (into *scratch) and judges them.
+  bool AllowsRecord(const rapidjson::Value& record, Row* scratch) const;
   const Policy* policy() const { return policy_.get(); }
+  // The same rule bound to another principal (empty stays empty).
+  Bound Rebind(const Principal& who) const { return policy_ ? policy_->Bind(who) : Bound(); }
 
  private:
   friend class Policy;
@@ -128,6 +140,8 @@ class Bound {
   std::shared_ptr<const Policy> policy_;
   std::vector<Value> claims_;  // in policy_->claims() order
 };
+
+inline Bound Policy::Bind(const Principal& who) const { return Bind(who.claims_json); }
 
 }  // namespace eventide::policy
 

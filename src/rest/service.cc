@@ -87,6 +87,15 @@ bool FieldEquals(const rapidjson::Value& v, const std::string& want) {
   return false;  // lists and objects are not filterable by equality
 }
 
+// Does `rule`, bound to `who`, admit the record `json`?
+bool Visible(const policy::Policy& rule, const policy::Principal& who, std::string_view json) {
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  if (d.HasParseError()) return false;
+  policy::Row row;
+  return rule.Bind(who).AllowsRecord(d, &row);
+}
+
 }  // namespace
 
 Service::Service(wal::Log* log, projection::Projection* projection, SessionLookup sessions)
@@ -132,7 +141,8 @@ void Service::Error(http::Responder* s, uint64_t slot, const config::App& app,
 }
 
 void Service::Handle(http::Responder* s, uint64_t slot, http::Request& req, const config::App& app,
-                     const schema::Table& table, const std::vector<std::string>& segments) {
+                     const schema::Table& table, const std::vector<std::string>& segments,
+                     const policy::Principal& who) {
   const std::string& m = req.method;
   if (m == "OPTIONS") {
     http::ResponseHead head;
@@ -146,21 +156,22 @@ void Service::Handle(http::Responder* s, uint64_t slot, http::Request& req, cons
     return;
   }
   if (segments.size() == 2) {
-    if (m == "GET" || m == "HEAD") return List(s, slot, req, app, table);
-    if (m == "POST") return Write(s, slot, req, app, table, segments);
+    if (m == "GET" || m == "HEAD") return List(s, slot, req, app, table, who);
+    if (m == "POST") return Write(s, slot, req, app, table, segments, who);
     return Error(s, slot, app, req, 405, "method_not_allowed",
                  m + " is not allowed on a table; use GET or POST");
   }
-  if (m == "GET" || m == "HEAD") return GetOne(s, slot, req, app, table, segments[2]);
+  if (m == "GET" || m == "HEAD") return GetOne(s, slot, req, app, table, segments[2], who);
   if (m == "PUT" || m == "PATCH" || m == "DELETE") {
-    return Write(s, slot, req, app, table, segments);
+    return Write(s, slot, req, app, table, segments, who);
   }
   Error(s, slot, app, req, 405, "method_not_allowed",
         m + " is not allowed on a record; use GET, PUT, PATCH or DELETE");
 }
 
 void Service::List(http::Responder* s, uint64_t slot, const http::Request& req,
-                   const config::App& app, const schema::Table& table) {
+                   const config::App& app, const schema::Table& table,
+                   const policy::Principal& who) {
   std::vector<std::pair<std::string, std::string>> params;
   if (!http::ParseQuery(req.query, &params)) {
     return Error(s, slot, app, req, 400, "bad_query", "the query string has a bad %-escape");
@@ -194,12 +205,17 @@ void Service::List(http::Responder* s, uint64_t slot, const http::Request& req,
   std::vector<projection::RecordPtr> records;
   if (const projection::Table* t = projection_->Find(app.app_id, table.name)) {
     std::function<bool(const projection::Record&)> keep;
-    if (!filters.empty()) {
-      keep = [&filters](const projection::Record& r) {
+    // The read rule, bound to this reader once; each record is parsed once
+    // for it and the filters together.
+    const policy::Bound rule = table.read_rule ? table.read_rule->Bind(who) : policy::Bound();
+    policy::Row row;
+    if (!filters.empty() || !rule.empty()) {
+      keep = [&filters, &rule, &row](const projection::Record& r) {
         rapidjson::Document d;
         std::string_view j = r.json();
         d.Parse(j.data(), j.size());
         if (d.HasParseError() || !d.IsObject()) return false;
+        if (!rule.AllowsRecord(d, &row)) return false;
         for (auto& [k, v] : filters) {
           auto it = d.FindMember(k.c_str());
           if (it == d.MemberEnd() ? v != "null" : !FieldEquals(it->value, v)) return false;
@@ -227,9 +243,12 @@ void Service::List(http::Responder* s, uint64_t slot, const http::Request& req,
 }
 
 void Service::GetOne(http::Responder* s, uint64_t slot, const http::Request& req,
-                     const config::App& app, const schema::Table& table, const std::string& id) {
+                     const config::App& app, const schema::Table& table, const std::string& id,
+                     const policy::Principal& who) {
   const projection::Table* t = projection_->Find(app.app_id, table.name);
   projection::RecordPtr r = t ? t->Get(id) : nullptr;
+  // A record the reader may not see is not there for them.
+  if (r && table.read_rule && !Visible(*table.read_rule, who, r->json())) r = nullptr;
   if (!r) {
     return Error(s, slot, app, req, 404, "not_found",
                  "no record '" + id + "' in table " + table.export_name);
@@ -258,12 +277,39 @@ bool Service::Current(const config::App& app, const schema::Table& table, const 
   return true;
 }
 
+bool Service::Tenant(const config::App& app, const policy::Principal& who,
+                     rapidjson::Document* out) {
+  out->SetNull();
+  if (app.tenant_claim.empty()) return true;
+  if (who.anonymous()) return false;
+  rapidjson::Document claims;
+  claims.Parse(who.claims_json.data(), who.claims_json.size());
+  if (claims.HasParseError() || !claims.IsObject()) return false;
+  auto it = claims.FindMember(app.tenant_claim.c_str());
+  if (it == claims.MemberEnd() || !(it->value.IsString() || it->value.IsNumber())) return false;
+  out->CopyFrom(it->value, out->GetAllocator());
+  return true;
+}
+
 void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const config::App& app,
-                    const schema::Table& table, const std::vector<std::string>& segments) {
+                    const schema::Table& table, const std::vector<std::string>& segments,
+                    const policy::Principal& who) {
   if (!failed_.ok()) {
     return Error(s, slot, app, req, 503, "storage_unavailable",
                  "the log cannot take writes: " + failed_.message());
   }
+  // Tenant apps stamp every record with its writer's tenant (SPEC section 8).
+  rapidjson::Document tenant;
+  if (!Tenant(app, who, &tenant)) {
+    return Error(s, slot, app, req, 403, "policy_denied",
+                 "writes to app " + app.app_id + " need a token with a '" + app.tenant_claim +
+                     "' claim (its tenant_claim), a string or a number");
+  }
+  const std::string tenant_text = tenant.IsNull() ? std::string() : Serialize(tenant);
+  const policy::Bound write_rule =
+      table.write_rule ? table.write_rule->Bind(who) : policy::Bound();
+  const bool read_ruled = table.read_rule != nullptr;
+  policy::Row row;
   const std::string& m = req.method;
   const schema::Field& pk = table.fields[table.primary_key];
   const int64_t now_ms = WallMillis();
@@ -273,12 +319,18 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
 
   if (m == "DELETE") {
     const std::string& id = segments[2];
-    if (!Current(app, table, id, &existing)) {
+    if (!Current(app, table, id, &existing) ||
+        (read_ruled && !Visible(*table.read_rule, who, existing))) {
       return Error(s, slot, app, req, 404, "not_found",
                    "no record '" + id + "' in table " + table.export_name);
     }
+    if (!write_rule.empty() && !Visible(*table.write_rule, who, existing)) {
+      return Error(s, slot, app, req, 403, "policy_denied",
+                   "the write rule of table " + table.export_name + " does not let you delete '" +
+                       id + "'");
+    }
     return Append(s, slot, app, req, table, static_cast<int>(event::Op::kDelete), id,
-                  std::move(existing), 200);
+                  std::move(existing), 200, who, tenant_text);
   }
 
   if (const std::string* ct = req.FindHeader("content-type")) {
@@ -358,9 +410,17 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
       }
     }
     exists = Current(app, table, id, &existing);
-    if (!exists && m == "PATCH") {
+    // One the writer may not see is absent to a PATCH; a PUT may not take
+    // it over either.
+    const bool hidden = exists && read_ruled && !Visible(*table.read_rule, who, existing);
+    if ((!exists || hidden) && m == "PATCH") {
       return Error(s, slot, app, req, 404, "not_found",
                    "no record '" + id + "' in table " + table.export_name);
+    }
+    if (exists && (hidden || (!write_rule.empty() && !Visible(*table.write_rule, who, existing)))) {
+      return Error(s, slot, app, req, 403, "policy_denied",
+                   "the write rule of table " + table.export_name + " does not let you change '" +
+                       id + "'");
     }
     if (exists) {
       // The stored record, parsed once: PATCH merges into it, and a replace
@@ -401,27 +461,75 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
   if (table.FindField("__updatedAt__") != nullptr) {
     SetMember(out, "__updatedAt__", rapidjson::Value(now, now_len, out->GetAllocator()));
   }
+  if (!tenant.IsNull()) {
+    SetMember(out, std::string(config::kTenantField),
+              rapidjson::Value(tenant, out->GetAllocator()));
+  }
+  // The record as written must be one the writer may write.
+  if (!write_rule.empty() && !write_rule.AllowsRecord(*out, &row)) {
+    return Error(s, slot, app, req, 403, "policy_denied",
+                 "the write rule of table " + table.export_name + " does not allow this record");
+  }
   const bool replace_or_merge = m != "POST" && exists;
+  // An update on a table with a read rule logs the state before it, so that
+  // a subscriber reading the log can be told the record left its view.
+  const bool log_prev = replace_or_merge && !table.policy_read.empty();
   Append(s, slot, app, req, table,
          static_cast<int>(replace_or_merge ? event::Op::kUpdate : event::Op::kCreate), id,
-         Serialize(*out), replace_or_merge ? 200 : 201);
+         Serialize(*out), replace_or_merge ? 200 : 201, who, tenant_text,
+         log_prev ? std::string_view(existing) : std::string_view());
 }
 
 void Service::Publish(http::Responder* r, uint64_t slot, const http::Request& req,
                       const config::App& app, const schema::Table& table, const std::string& id,
-                      std::string data_json) {
+                      std::string data_json, const policy::Principal& who) {
   if (!failed_.ok()) {
     return Error(r, slot, app, req, 503, "storage_unavailable",
                  "the log cannot take writes: " + failed_.message());
   }
+  std::string tenant_text;
+  if (table.read_rule || table.write_rule) {
+    // Under rules a message is judged like a record (docs/POLICIES.md): it
+    // must be an object, it is stamped with its writer's tenant, and it must
+    // pass the write rule.
+    rapidjson::Document tenant;
+    if (!Tenant(app, who, &tenant)) {
+      return Error(r, slot, app, req, 403, "policy_denied",
+                   "publishes to app " + app.app_id + " need a token with a '" + app.tenant_claim +
+                       "' claim (its tenant_claim)");
+    }
+    rapidjson::Document msg;
+    msg.Parse(data_json.data(), data_json.size());
+    if (msg.HasParseError() || !msg.IsObject()) {
+      return Error(r, slot, app, req, 400, "validation_failed",
+                   "a publish to table " + table.export_name +
+                       ", which has a @policy or tenants, must be a JSON object");
+    }
+    if (!tenant.IsNull()) {
+      SetMember(&msg, std::string(config::kTenantField),
+                rapidjson::Value(tenant, msg.GetAllocator()));
+      tenant_text = Serialize(tenant);
+      data_json = Serialize(msg);
+    }
+    policy::Row row;
+    if (table.write_rule && !table.write_rule->Bind(who).AllowsRecord(msg, &row)) {
+      return Error(r, slot, app, req, 403, "policy_denied",
+                   "the write rule of table " + table.export_name + " does not allow this message");
+    }
+  }
   Append(r, slot, app, req, table, static_cast<int>(event::Op::kPublish), id, std::move(data_json),
-         200);
+         200, who, tenant_text);
 }
 
 void Service::Append(http::Responder* s, uint64_t slot, const config::App& app,
                      const http::Request& req, const schema::Table& table, int op,
-                     const std::string& id, std::string record_json, int status) {
+                     const std::string& id, std::string record_json, int status,
+                     const policy::Principal& who, std::string_view tenant,
+                     std::string_view prev) {
   event::Event e;
+  e.subject = who.subject;
+  e.tenant = tenant;
+  e.prev = prev;
   e.op = static_cast<event::Op>(op);
   e.time_ms = WallMillis();
   e.app = app.app_id;

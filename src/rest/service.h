@@ -26,6 +26,7 @@
 #include "src/http/request.h"
 #include "src/http/response.h"
 #include "src/http/session.h"
+#include "src/policy/policy.h"
 #include "src/projection/projection.h"
 #include "src/schema/schema.h"
 #include "wal/log.h"
@@ -49,10 +50,13 @@ class Service {
   // REQUIRES: every pointer outlives the service.
   Service(wal::Log* log, projection::Projection* projection, SessionLookup sessions);
 
-  // Handles /{app}/{table}[/{id}] for a table with REST on.
+  // Handles /{app}/{table}[/{id}] for a table with REST on, for `who`
+  // (SPEC section 8: reads show only what the table's read rule lets `who`
+  // see; writes must pass its write rule, else 403 policy_denied).
   // REQUIRES: segments.size() is 2 or 3 (app, table[, id]).
   void Handle(http::Responder* session, uint64_t slot, http::Request& request, const config::App& app,
-              const schema::Table& table, const std::vector<std::string>& segments);
+              const schema::Table& table, const std::vector<std::string>& segments,
+              const policy::Principal& who);
 
   // A publish (SPEC section 6): a message to the table topic (`id` empty) or
   // to a record topic, logged like any write (so a subscriber can resume
@@ -60,7 +64,7 @@ class Service {
   // 200 with `data_json` (one JSON value) and Event-Position once durable.
   void Publish(http::Responder* r, uint64_t slot, const http::Request& request,
                const config::App& app, const schema::Table& table, const std::string& id,
-               std::string data_json);
+               std::string data_json, const policy::Principal& who);
 
   // The durable head advanced to `durable` (or the log failed: `status`).
   // Applies durable writes to the projection in position order, then answers
@@ -113,20 +117,27 @@ class Service {
   };
 
   void List(http::Responder* s, uint64_t slot, const http::Request& req, const config::App& app,
-            const schema::Table& table);
+            const schema::Table& table, const policy::Principal& who);
   void GetOne(http::Responder* s, uint64_t slot, const http::Request& req, const config::App& app,
-              const schema::Table& table, const std::string& id);
+              const schema::Table& table, const std::string& id, const policy::Principal& who);
   void Write(http::Responder* s, uint64_t slot, http::Request& req, const config::App& app,
-             const schema::Table& table, const std::vector<std::string>& segments);
+             const schema::Table& table, const std::vector<std::string>& segments,
+             const policy::Principal& who);
+  // The writer's tenant (the app's tenant_claim in `who`'s token) as a JSON
+  // value in *out; false when the app has tenants and the token names none.
+  static bool Tenant(const config::App& app, const policy::Principal& who, rapidjson::Document* out);
   // The record as the next write sees it; false when absent.
   bool Current(const config::App& app, const schema::Table& table, const std::string& id,
                std::string* json) const;
   void Error(http::Responder* s, uint64_t slot, const config::App& app, const http::Request& req,
              int status, std::string_view code, std::string_view message,
              std::string_view field = {});
+  // `prev`: for an update, the record before it (logged only for tables
+  // with a read @policy, docs/POLICIES.md).
   void Append(http::Responder* s, uint64_t slot, const config::App& app, const http::Request& req,
               const schema::Table& table, int op, const std::string& id, std::string record_json,
-              int status);
+              int status, const policy::Principal& who, std::string_view tenant,
+              std::string_view prev = {});
 
   wal::Log* log_;
   projection::Projection* projection_;

@@ -507,6 +507,7 @@ class Parser {
     }
     if (d.name == "policy") {
       if (!(s = only({"read", "write"})).ok()) return s;
+      t->policy_line = at.line;
       if (!(s = string_arg("read", &t->policy_read)).ok()) return s;
       return string_arg("write", &t->policy_write);
     }

@@ -16,11 +16,16 @@
 #define EVENTIDE_SRC_SCHEMA_SCHEMA_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "wal/status.h"
+
+namespace eventide::policy {
+class Policy;
+}
 
 namespace eventide::schema {
 
@@ -54,6 +59,11 @@ struct Table {
   std::vector<Field> fields;
   size_t primary_key = 0;                 // index into fields
   std::string policy_read, policy_write;  // raw @policy expressions ("" = none)
+  int policy_line = 0;                    // where @policy is
+  // The rules in force (config::LoadApps compiles them): the table's
+  // @policy, and'ed with the app's tenant rule (`__tenant__ =
+  // $auth.<tenant_claim>`). Null: no rule, everyone may.
+  std::shared_ptr<const policy::Policy> read_rule, write_rule;
   std::string file;
   int line = 0;
 

@@ -506,18 +506,17 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
       seg.size() == 2 && seg[1] == "graphql" && app->schema.FindByExportName("graphql") == nullptr;
   const schema::Table* t =
       seg.size() == 2 || seg.size() == 3 ? app->schema.FindByExportName(seg[1]) : nullptr;
-  int64_t auth_deadline = 0;
+  AuthResult auth;  // anonymous unless checked
   if ((graphql || t != nullptr) && req.method != "OPTIONS") {
     // Tables and GraphQL need the app's auth; static files (web/) do not,
     // and a CORS preflight carries no credentials.
-    AuthResult a = Authenticate(*app, req);
-    if (!a.ok) return RespondAuthError(s, slot, *app, req, a, false);
-    auth_deadline = AuthDeadline(a);
+    auth = Authenticate(*app, req);
+    if (!auth.ok) return RespondAuthError(s, slot, *app, req, auth, false);
   }
-  if (graphql) return StartGraphql(s, slot, req, *app, auth_deadline);
+  if (graphql) return StartGraphql(s, slot, req, *app, auth);
   if (seg.size() == 2 || seg.size() == 3) {
     if (t != nullptr) {
-      if (MaybeStartSse(s, slot, req, *app, *t, seg, auth_deadline)) return;
+      if (MaybeStartSse(s, slot, req, *app, *t, seg, auth)) return;
       if (!t->exported || !t->rest || !app->rest) {
         return RespondError(s, slot, 404, "rest_disabled",
                             "REST is not enabled for table " + t->export_name);
@@ -527,7 +526,7 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
       }
       // Count statuses the service answers with through the session's
       // responses is not visible here; the service keeps its own counters.
-      return rest_->Handle(s, slot, req, *app, *t, seg);
+      return rest_->Handle(s, slot, req, *app, *t, seg, PrincipalOf(auth));
     }
   }
   ServeStatic(s, slot, req, *app, seg);
@@ -535,7 +534,7 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
 
 bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
                            const config::App& app, const schema::Table& table,
-                           const std::vector<std::string>& seg, int64_t auth_deadline) {
+                           const std::vector<std::string>& seg, const AuthResult& auth) {
   if (req.method != "GET") return false;
   std::vector<std::pair<std::string, std::string>> params;
   if (!http::ParseQuery(req.query, &params)) return false;  // REST answers the bad query
@@ -578,7 +577,8 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
   if (it == sessions_.end()) return true;
   HttpConnection* conn = it->second;
   auto sse_stream = std::make_unique<stream::SseStream>(&stream_ctx_, conn, sr);
-  sse_stream->set_auth_deadline(auth_deadline);
+  sse_stream->set_auth_deadline(AuthDeadline(auth));
+  if (table.read_rule) sse_stream->set_read_rule(table.read_rule->Bind(PrincipalOf(auth)));
   if (!conn->SetPendingStream(std::move(sse_stream))) {
     RespondError(s, slot, 400, "stream_in_progress", "this connection already carries a stream");
     return true;
@@ -660,7 +660,7 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return;
   HttpConnection* conn = it->second;
-  wr.subject = auth.claims.subject;
+  wr.who = PrincipalOf(auth);
   auto ws = std::make_unique<stream::WsStream>(&stream_ctx_, conn, this, wr);
   ws->set_auth_deadline(AuthDeadline(auth));
   if (!conn->SetPendingStream(std::move(ws))) {
@@ -744,6 +744,14 @@ Server::AuthResult Server::Authenticate(const config::App& app, const http::Requ
   return a;
 }
 
+policy::Principal Server::PrincipalOf(const AuthResult& a) {
+  policy::Principal p;
+  if (a.anonymous) return p;
+  p.subject = a.claims.subject;
+  p.claims_json = a.claims.json.empty() ? "{}" : a.claims.json;
+  return p;
+}
+
 int64_t Server::AuthDeadline(const AuthResult& a) const {
   if (a.anonymous || a.claims.expires == 0) return 0;
   return (a.claims.expires + static_cast<int64_t>(options_.jwt_leeway_ms / 1000)) * 1000;
@@ -769,6 +777,7 @@ bool Server::VerifyToken(const std::string& app_id, std::string_view token,
   a.claims = std::move(v.claims);
   out->ok = true;
   out->subject = a.claims.subject;
+  out->claims_json = PrincipalOf(a).claims_json;
   out->exp_s = a.claims.expires;
   out->deadline_wall_ms = AuthDeadline(a);
   return true;
@@ -788,7 +797,7 @@ void Server::RespondAuthError(http::Session* s, uint64_t slot, const config::App
 }
 
 void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
-                          const config::App& app, int64_t auth_deadline) {
+                          const config::App& app, const AuthResult& auth) {
   if (req.method != "POST") {
     ++metrics_.rejected_by_code["method_not_allowed"];
     http::ResponseHead head;
@@ -847,9 +856,13 @@ void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& 
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return;
   HttpConnection* conn = it->second;
+  const schema::Table* table = app.schema.FindByName(plan.table);
   auto gql = std::make_unique<graphql::GraphqlStream>(&stream_ctx_, conn, app.app_id,
                                                       std::move(plan), format->second, resume);
-  gql->set_auth_deadline(auth_deadline);
+  gql->set_auth_deadline(AuthDeadline(auth));
+  if (table != nullptr && table->read_rule) {
+    gql->set_read_rule(table->read_rule->Bind(PrincipalOf(auth)));
+  }
   if (!conn->SetPendingStream(std::move(gql))) {
     return RespondError(s, slot, 400, "stream_in_progress",
                         "this connection already carries a stream");
@@ -885,6 +898,7 @@ bool Server::ResolveTopic(const std::string& app_id, std::string_view name,
   out->name = t->export_name;
   if (!id.empty()) out->name.append("/").append(id);
   out->primary_key = t->fields[t->primary_key].name;
+  out->read_rule = t->read_rule;
   return true;
 }
 
@@ -907,7 +921,8 @@ bool Server::WritableTable(http::Responder* r, uint64_t slot, const stream::Topi
 }
 
 void Server::Write(http::Responder* r, uint64_t slot, std::string_view method,
-                   const stream::Topic& topic, const std::string& id, std::string body) {
+                   const stream::Topic& topic, const std::string& id, std::string body,
+                   const policy::Principal& who) {
   const config::App* app;
   const schema::Table* table;
   if (!WritableTable(r, slot, topic, &app, &table)) return;
@@ -917,17 +932,17 @@ void Server::Write(http::Responder* r, uint64_t slot, std::string_view method,
   std::vector<std::string> seg{app->app_id, table->export_name};
   if (!id.empty()) seg.push_back(id);
   req.path = "/" + app->app_id + "/" + table->export_name + (id.empty() ? "" : "/" + id);
-  rest_->Handle(r, slot, req, *app, *table, seg);
+  rest_->Handle(r, slot, req, *app, *table, seg, who);
 }
 
 void Server::Publish(http::Responder* r, uint64_t slot, const stream::Topic& topic,
-                     std::string data_json) {
+                     std::string data_json, const policy::Principal& who) {
   const config::App* app;
   const schema::Table* table;
   if (!WritableTable(r, slot, topic, &app, &table)) return;
   http::Request req;
   req.method = "POST";
-  rest_->Publish(r, slot, req, *app, *table, topic.id, std::move(data_json));
+  rest_->Publish(r, slot, req, *app, *table, topic.id, std::move(data_json), who);
 }
 
 void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,

@@ -55,9 +55,10 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   bool VerifyToken(const std::string& app, std::string_view token,
                    stream::TokenCheck* out) override;
   void Write(http::Responder* responder, uint64_t slot, std::string_view method,
-             const stream::Topic& table, const std::string& id, std::string body) override;
+             const stream::Topic& table, const std::string& id, std::string body,
+             const policy::Principal& who) override;
   void Publish(http::Responder* responder, uint64_t slot, const stream::Topic& topic,
-               std::string data_json) override;
+               std::string data_json, const policy::Principal& who) override;
 
  private:
   class HttpConnection;
@@ -71,18 +72,6 @@ class Server final : public http::RequestHandler, public stream::WsHost {
     uint64_t connections_total = 0;
   };
 
-  Status LoadStaticFiles();
-  void ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
-                   const config::App& app, const std::vector<std::string>& segments);
-  // SSE on a table or record URL; false when the request is not one.
-  // `auth_deadline`: when its token expires (wall ms, 0 = never).
-  bool MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
-                     const config::App& app, const schema::Table& table,
-                     const std::vector<std::string>& segments, int64_t auth_deadline);
-  // A WebSocket upgrade (RFC 6455 section 4.2): the handshake's checks, then
-  // 101 and a WsStream. Every refusal closes the connection.
-  void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
-                      const std::vector<std::string>& segments);
   // The token a request presents, checked against the app's `auth` (SPEC
   // section 8): from Authorization: Bearer, Sec-WebSocket-Protocol (an
   // upgrade) or ?token=. Not ok: answer `status` with `code`.
@@ -94,6 +83,22 @@ class Server final : public http::RequestHandler, public stream::WsHost {
     auth::Claims claims;
     std::string ws_protocol;  // the Sec-WebSocket-Protocol entry that held the token
   };
+  // Who `a` says the request acts for, as read and write rules see it.
+  static policy::Principal PrincipalOf(const AuthResult& a);
+
+  Status LoadStaticFiles();
+  void ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
+                   const config::App& app, const std::vector<std::string>& segments);
+  // SSE on a table or record URL; false when the request is not one.
+  // `auth`: its token (the stream ends when it expires; read rules are
+  // bound to it).
+  bool MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
+                     const config::App& app, const schema::Table& table,
+                     const std::vector<std::string>& segments, const AuthResult& auth);
+  // A WebSocket upgrade (RFC 6455 section 4.2): the handshake's checks, then
+  // 101 and a WsStream. Every refusal closes the connection.
+  void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+                      const std::vector<std::string>& segments);
   AuthResult Authenticate(const config::App& app, const http::Request& req) const;
   // When a stream opened with `a` must end (wall ms; 0 = never): the token's
   // exp plus the leeway.
@@ -103,7 +108,7 @@ class Server final : public http::RequestHandler, public stream::WsHost {
                         const http::Request& req, const AuthResult& a, bool close);
   // POST /{app}/graphql with Accept: text/event-stream (docs/GRAPHQL.md).
   void StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
-                    const config::App& app, int64_t auth_deadline);
+                    const config::App& app, const AuthResult& auth);
   const config::App* FindApp(std::string_view app_id) const;
   bool WritableTable(http::Responder* r, uint64_t slot, const stream::Topic& topic,
                      const config::App** app, const schema::Table** table);

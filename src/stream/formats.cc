@@ -36,11 +36,17 @@ std::string_view WsMessageType(event::Op op) {
 }
 
 // What an event's data is on the wire: the record after a create or update,
-// {"id":…} for a delete, the message for a publish.
+// {"id":…} for a delete ({"id":…,"reason":"left_view"} for a record that
+// left a subscriber's view), the message for a publish.
 void AppendData(const event::Event& e, std::string* out) {
   if (e.op == event::Op::kDelete) {
     out->append("{\"id\":");
     AppendJsonString(e.id, out);
+    if (!e.reason.empty()) {
+      // The record left the subscriber's view (SPEC section 8).
+      out->append(",\"reason\":");
+      AppendJsonString(e.reason, out);
+    }
     out->push_back('}');
   } else if (e.data.empty()) {
     out->append("null");

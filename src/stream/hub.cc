@@ -11,13 +11,49 @@ bool Topic::Matches(const event::Event& e) const {
   return id.empty() || e.id == id;
 }
 
+const policy::Row& EventRows::Fields(const policy::Policy& rule, bool prev) {
+  for (Cached& c : cache_) {
+    if (c.rule == &rule && c.prev == prev) return c.row;
+  }
+  std::optional<rapidjson::Document>& d = prev ? prev_ : data_;
+  if (!d) {
+    const std::string_view json = prev ? e_.prev : e_.data;
+    d.emplace();
+    d->Parse(json.data(), json.size());
+    if (d->HasParseError()) d->SetNull();  // every field null
+  }
+  cache_.push_back(Cached{&rule, prev, {}});
+  rule.Extract(*d, &cache_.back().row);
+  return cache_.back().row;
+}
+
+Verdict Judge(const policy::Bound& rule, const event::Event& e, EventRows* rows) {
+  if (rule.empty()) return Verdict::kDeliver;
+  if (rule.Allows(rows->Fields(*rule.policy(), false))) return Verdict::kDeliver;
+  if (e.op == event::Op::kUpdate && !e.prev.empty() &&
+      rule.Allows(rows->Fields(*rule.policy(), true))) {
+    return Verdict::kLeftView;
+  }
+  return Verdict::kSkip;
+}
+
+event::Event LeftView(const event::Event& e) {
+  event::Event d = e;
+  d.op = event::Op::kDelete;
+  d.data = e.prev;
+  d.prev = {};
+  d.reason = "left_view";
+  return d;
+}
+
 Hub::Hub(LogSource* source, wal::Position head, size_t max_output_bytes,
          std::vector<Encoder> formats)
     : source_(source),
       head_(head),
       max_output_bytes_(max_output_bytes),
       formats_(std::move(formats)),
-      frames_(formats_.size()) {}
+      frames_(formats_.size()),
+      left_frames_(formats_.size()) {}
 
 void Hub::TopicKey(std::string_view app, std::string_view table, std::string_view id,
                    std::string* out) {
@@ -28,12 +64,14 @@ void Hub::TopicKey(std::string_view app, std::string_view table, std::string_vie
   out->append(id);
 }
 
-uint64_t Hub::Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after) {
+uint64_t Hub::Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after,
+                       const policy::Bound* rule) {
   uint64_t id = next_id_++;
   Sub& s = subs_[id];
   s.topic = std::move(topic);
   s.format = format;
   s.sink = sink;
+  s.rule = rule;
   TopicKey(s.topic.app, s.topic.table, s.topic.id, &s.key);
   s.cursor = after.value() > head_.value() ? head_ : after;
   if (s.cursor == head_) {
@@ -74,6 +112,7 @@ void Hub::Unsubscribe(uint64_t id) {
 size_t Hub::AddFormat(Encoder encoder) {
   formats_.push_back(std::move(encoder));
   frames_.resize(formats_.size());
+  left_frames_.resize(formats_.size());
   return formats_.size() - 1;
 }
 
@@ -103,6 +142,8 @@ void Hub::Publish(wal::Position p, const event::Event& e) {
   // move on with it implicitly.
   const wal::Position before = head_;
   head_ = p;
+  // Read rules judge the event per subscriber, on states parsed once.
+  EventRows rows(e);
   // The entry's topics: its table's, and its record's when it has an id (a
   // table-level publish reaches the table topic only).
   for (int pass = 0; pass < (e.id.empty() ? 1 : 2); ++pass) {
@@ -129,15 +170,24 @@ void Hub::Publish(wal::Position p, const event::Event& e) {
         }
         continue;  // the moved one is now at i
       }
+      const Verdict v = s.rule != nullptr ? Judge(*s.rule, e, &rows) : Verdict::kDeliver;
+      if (v == Verdict::kSkip) {
+        ++i;
+        continue;
+      }
       // One encoding per wire format, made on first need and shared by
       // every subscriber of that format (every slot is null between calls).
-      Frame& frame = frames_[s.format];
-      if (!frame) frame = std::make_shared<const std::string>(formats_[s.format](p, e));
+      Frame& frame = v == Verdict::kDeliver ? frames_[s.format] : left_frames_[s.format];
+      if (!frame) {
+        frame = std::make_shared<const std::string>(
+            v == Verdict::kDeliver ? formats_[s.format](p, e) : formats_[s.format](p, LeftView(e)));
+      }
       s.sink->Send(frame);
       ++i;
     }
   }
   for (Frame& f : frames_) f.reset();
+  for (Frame& f : left_frames_) f.reset();
 }
 
 void Hub::OnDrained(uint64_t id) {
@@ -170,7 +220,12 @@ void Hub::StartCatchUp(uint64_t id) {
                                                 " is not an event"));
       }
       if (sub.topic.Matches(e)) {
-        sub.sink->Send(std::make_shared<const std::string>(formats_[sub.format](le.position, e)));
+        EventRows rows(e);
+        const Verdict v = sub.rule != nullptr ? Judge(*sub.rule, e, &rows) : Verdict::kDeliver;
+        if (v != Verdict::kSkip) {
+          sub.sink->Send(std::make_shared<const std::string>(
+              formats_[sub.format](le.position, v == Verdict::kDeliver ? e : LeftView(e))));
+        }
       }
       sub.cursor = le.position;
       if (sub.sink->pending_output_bytes() > max_output_bytes_) return;  // OnDrained resumes

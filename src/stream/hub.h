@@ -28,11 +28,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "src/event/event.h"
+#include "src/policy/policy.h"
 #include "wal/position.h"
 #include "wal/status.h"
 
@@ -64,6 +66,41 @@ class Sink {
   }
 };
 
+// What read rules see of one event (SPEC section 8): its record states,
+// parsed at most once per event, and each rule's fields of them extracted at
+// most once, whatever the number of subscribers that judge it.
+class EventRows {
+ public:
+  explicit EventRows(const event::Event& e) : e_(e) {}
+  // `rule`'s fields of the event's data (the record after a create or
+  // update, its last state for a delete, the message for a publish), or of
+  // the record before an update (`prev`; REQUIRES: !e.prev.empty()).
+  const policy::Row& Fields(const policy::Policy& rule, bool prev);
+
+ private:
+  const event::Event& e_;
+  // Made on first need: a Document allocates when constructed, and most
+  // events meet no rule.
+  std::optional<rapidjson::Document> data_, prev_;
+  struct Cached {
+    const policy::Policy* rule;
+    bool prev;
+    policy::Row row;
+  };
+  std::vector<Cached> cache_;
+};
+
+// How one subscriber with a read rule gets an event.
+enum class Verdict { kDeliver, kSkip, kLeftView };
+// An update the subscriber could see before and not after is a left_view
+// delete; one it sees after is delivered (whether or not it saw it before);
+// every other event is delivered when the rule admits its data.
+Verdict Judge(const policy::Bound& rule, const event::Event& e, EventRows* rows);
+
+// The event a subscriber gets for kLeftView: a delete of the record's state
+// before the update, with reason "left_view". Views `e`.
+event::Event LeftView(const event::Event& e);
+
 // Encodes one event for a wire format (SSE now; WS later). The hub is given
 // one encoder per format and encodes each published entry at most once per
 // format, whatever the number of subscribers.
@@ -94,9 +131,11 @@ class Hub {
   Hub(LogSource* source, wal::Position head, size_t max_output_bytes, std::vector<Encoder> formats);
 
   // A subscriber that has seen everything up to `after` (a position past the
-  // head counts as the head). REQUIRES: format < formats.size(); sink
-  // outlives the subscription (Unsubscribe before it goes).
-  uint64_t Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after);
+  // head counts as the head). `rule`: its bound read rule, or null for
+  // none. REQUIRES: format < formats.size(); sink and rule outlive the
+  // subscription (Unsubscribe before they go).
+  uint64_t Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after,
+                     const policy::Bound* rule = nullptr);
   void Unsubscribe(uint64_t id);
 
   // The durable entry at `p`, in position order, after the projection
@@ -138,6 +177,7 @@ class Hub {
     Topic topic;
     size_t format = 0;
     Sink* sink;
+    const policy::Bound* rule = nullptr;  // null or empty: sees every event
     // When not live: everything up to here was sent or did not match. A
     // live subscriber's cursor is the head.
     wal::Position cursor;
@@ -157,7 +197,8 @@ class Hub {
   wal::Position head_;
   size_t max_output_bytes_;
   std::vector<Encoder> formats_;
-  std::vector<Frame> frames_;  // this Publish's frame per format (reused)
+  std::vector<Frame> frames_;       // this Publish's frame per format (reused)
+  std::vector<Frame> left_frames_;  // ... and its left_view delete per format
   uint64_t next_id_ = 1;
   uint64_t catch_ups_ = 0;
   std::unordered_map<uint64_t, Sub> subs_;

@@ -140,6 +140,7 @@ void SseStream::Start(std::string_view) {
   std::string name = req_.topic.table;
   if (!req_.topic.id.empty()) name += "/" + req_.topic.id;
   sub_ = std::make_unique<Subscription>(ctx_, t_, this, req_.topic, std::move(name), kSseFormat);
+  sub_->set_rule(read_rule_);
   sub_->Start(req_.resume, !req_.topic.id.empty() || req_.retained);
 }
 

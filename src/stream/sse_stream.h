@@ -37,6 +37,9 @@ struct SseRequest {
 // dialect starts the subscription and says the notices.
 class SseFramedStream : public Stream, public Notices {
  public:
+  // The table's read rule bound to the reader (SPEC section 8); set before
+  // Start. Events and retained records it does not admit are not sent.
+  void set_read_rule(policy::Bound rule) { read_rule_ = std::move(rule); }
   // REQUIRES: ctx and transport outlive the stream.
   SseFramedStream(StreamContext* ctx, StreamTransport* transport);
   ~SseFramedStream() override;
@@ -62,6 +65,7 @@ class SseFramedStream : public Stream, public Notices {
   StreamContext* ctx_;
   StreamTransport* t_;
   std::unique_ptr<Subscription> sub_;
+  policy::Bound read_rule_;  // given to sub_ when the dialect makes it
 
  private:
   void ArmTimer();

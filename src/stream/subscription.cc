@@ -51,7 +51,13 @@ void Subscription::ContinueSnapshot() {
   // output limit of memory, not the whole table's bytes.
   while (snapshot_next_ < snapshot_.size() &&
          t_->pending_output_bytes() < ctx_->options.output_limit) {
-    notices_->OnRetained(*this, *snapshot_[snapshot_next_++]);
+    const projection::Record& r = *snapshot_[snapshot_next_++];
+    if (!rule_.empty()) {
+      rapidjson::Document d;
+      d.Parse(r.json().data(), r.json().size());
+      if (d.HasParseError() || !rule_.AllowsRecord(d, &row_)) continue;
+    }
+    notices_->OnRetained(*this, r);
     ++ctx_->stats.retained_sent;
   }
   if (snapshot_next_ < snapshot_.size()) return;  // OnDrained continues
@@ -65,7 +71,7 @@ void Subscription::ContinueSnapshot() {
 void Subscription::Follow(wal::Position after) {
   if (stopped_) return;
   if (hub_id_ != 0) ctx_->hub->Unsubscribe(hub_id_);
-  hub_id_ = ctx_->hub->Subscribe(topic_, format_, this, after);
+  hub_id_ = ctx_->hub->Subscribe(topic_, format_, this, after, &rule_);
 }
 
 void Subscription::Stop() {

@@ -54,6 +54,12 @@ class Subscription final : public Sink {
   // Leaves the hub; nothing more is sent.
   void Stop();
 
+  // Its reader's bound read rule (SPEC section 8): events and retained
+  // records the rule does not admit are not sent. May change while it runs
+  // (a WebSocket's new token); takes effect from the next event.
+  void set_rule(policy::Bound rule) { rule_ = std::move(rule); }
+  const policy::Bound& rule() const { return rule_; }
+
   const Topic& topic() const { return topic_; }
   const std::string& name() const { return name_; }
 
@@ -73,6 +79,8 @@ class Subscription final : public Sink {
   Topic topic_;
   std::string name_;
   size_t format_;
+  policy::Bound rule_;  // the hub holds a pointer to it
+  policy::Row row_;     // scratch for judging retained records
   uint64_t hub_id_ = 0;  // 0: not in the hub
   bool stopped_ = false;
   bool snapshotting_ = false;

@@ -300,7 +300,7 @@ void WsStream::HandleText(std::string_view text) {
     // topic (SPEC section 6).
     const uint64_t slot = next_slot_++;
     pending_[slot] = PendingWrite{"publish", ref, "", ""};
-    host_->Publish(this, slot, req_.own.topic, ToJson(d));
+    host_->Publish(this, slot, req_.own.topic, ToJson(d), req_.who);
   } else {
     if (!action_v->IsString()) {
       return SendError("invalid_message", "\"action\" must be a string", "", ref);
@@ -367,12 +367,15 @@ void WsStream::AuthAction(const rapidjson::Value& msg, const std::string& ref) {
   }
   // The connection keeps its identity: a token for someone else would have
   // to open a connection of its own.
-  if (!req_.subject.empty() && check.subject != req_.subject) {
+  if (!req_.who.subject.empty() && check.subject != req_.who.subject) {
     return SendError("subject_mismatch",
                      "the token is for another subject than the one this connection opened with",
                      "auth", ref);
   }
-  req_.subject = check.subject;
+  req_.who.subject = check.subject;
+  req_.who.claims_json = check.claims_json;
+  // Read rules judge by the token presented now.
+  for (auto& [name, sub] : subs_) sub->set_rule(sub->rule().Rebind(req_.who));
   auth_deadline_wall_ms_ = check.deadline_wall_ms;
   ArmTimer();
   msg_.assign(R"({"type":"authenticated","exp":)").append(std::to_string(check.exp_s));
@@ -429,9 +432,9 @@ void WsStream::WriteAction(const std::string& action, const rapidjson::Value& ms
   const std::string id = w.id;
   pending_[slot] = std::move(w);
   if (action == "publish") {
-    host_->Publish(this, slot, rt.topic, std::move(body));
+    host_->Publish(this, slot, rt.topic, std::move(body), req_.who);
   } else {
-    host_->Write(this, slot, method, rt.topic, id, std::move(body));
+    host_->Write(this, slot, method, rt.topic, id, std::move(body), req_.who);
   }
 }
 
@@ -531,6 +534,7 @@ void WsStream::Subscribe(const std::string& topic_name, const ResumeId& resume, 
   }
   auto sub = std::make_unique<Subscription>(ctx_, t_, this, rt.topic, rt.name, kWsFormat);
   Subscription* s = sub.get();
+  if (rt.read_rule) s->set_rule(rt.read_rule->Bind(req_.who));
   subs_[rt.name] = std::move(sub);
   s->Start(resume, !rt.topic.id.empty() || retained);
 }

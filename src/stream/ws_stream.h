@@ -43,6 +43,9 @@ struct ResolvedTopic {
   Topic topic;
   std::string name;         // canonical: "Message" or "Message/msg-1" (export name)
   std::string primary_key;  // the table's key field
+  // The table's read rule (null: none), bound to the connection's principal
+  // for each subscription.
+  std::shared_ptr<const policy::Policy> read_rule;
 };
 
 // A token presented in-band ({"action":"auth"}), as the server judged it.
@@ -50,6 +53,7 @@ struct TokenCheck {
   bool ok = false;
   std::string code, message;     // when !ok
   std::string subject;           // the token's "sub"
+  std::string claims_json;       // its claims object
   int64_t exp_s = 0;             // its "exp" (0: none)
   int64_t deadline_wall_ms = 0;  // when a stream holding it must end (0: never)
 };
@@ -66,17 +70,18 @@ class WsHost {
   // "POST" (create, id generated) or "DELETE". Answered through
   // responder->Respond(slot, …) like an HTTP request.
   virtual void Write(http::Responder* responder, uint64_t slot, std::string_view method,
-                     const Topic& table, const std::string& id, std::string body) = 0;
+                     const Topic& table, const std::string& id, std::string body,
+                     const policy::Principal& who) = 0;
   // A publish to `topic` (SPEC section 6): logged, changes no record.
   virtual void Publish(http::Responder* responder, uint64_t slot, const Topic& topic,
-                       std::string data_json) = 0;
+                       std::string data_json, const policy::Principal& who) = 0;
   // Checks a token for `app` as the door does.
   virtual bool VerifyToken(const std::string& app, std::string_view token, TokenCheck* out) = 0;
 };
 
 struct WsRequest {
   uint64_t connection_id = 0;
-  std::string subject;    // the token's "sub" at the door ("" = anonymous)
+  policy::Principal who;  // the token at the door (anonymous: none)
   ResolvedTopic own;      // the URL's topic: followed from the start
   bool retained = false;  // ?retained=true
   ResumeId resume;        // ?lastEventId=

@@ -163,8 +163,31 @@ TEST(EventTest, OpNamesRoundTrip) {
 
 // ---- Malformed payloads ----
 
+TEST(EventTest, PrevMakesVersion2AndRoundTrips) {
+  Event in = Full(Op::kUpdate);
+  in.prev = R"({"id":"m","title":"before"})";
+  std::string bytes = Encoded(in);
+  EXPECT_EQ(bytes[0], 2);
+  EXPECT_EQ(bytes.size(), EncodedSize(in));
+  Event out;
+  ASSERT_TRUE(Decode(bytes, &out).ok());
+  ExpectSame(in, out);
+  EXPECT_EQ(out.prev, in.prev);
+  // Without prev it is version 1, byte for byte as before.
+  in.prev = {};
+  bytes = Encoded(in);
+  EXPECT_EQ(bytes[0], 1);
+  ASSERT_TRUE(Decode(bytes, &out).ok());
+  EXPECT_TRUE(out.prev.empty());
+  // Version 2 must carry a prev (else it would have two encodings).
+  std::string v2 = bytes;
+  v2[0] = 2;
+  v2.push_back('\0');
+  EXPECT_TRUE(Decode(v2, &out).IsCorruption());
+}
+
 TEST(EventDecodeTest, RejectsBadVersion) {
-  for (int v : {0, 2, 255}) {
+  for (int v : {0, 3, 255}) {
     std::string bytes = Encoded(Full(Op::kCreate));
     bytes[0] = static_cast<char>(v);
     Event out;
