@@ -122,8 +122,8 @@ class Host : public WsHost {
     out->deadline_wall_ms = 60000;
     return true;
   }
-  void Publish(http::Responder* r, uint64_t slot, const Topic& topic,
-               std::string data_json, const policy::Principal&) override {
+  void Publish(http::Responder* r, uint64_t slot, const Topic& topic, std::string data_json,
+               const policy::Principal&) override {
     event::Event e;
     e.op = event::Op::kPublish;
     e.app = topic.app;

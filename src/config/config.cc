@@ -1,7 +1,5 @@
 #include "src/config/config.h"
 
-#include "src/policy/policy.h"
-
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,6 +9,8 @@
 #include <functional>
 #include <iterator>
 #include <set>
+
+#include "src/policy/policy.h"
 
 namespace eventide::config {
 namespace {
@@ -165,8 +165,8 @@ Status CompileRules(const std::string& config_file, App* app) {
       if (!r.ok()) {
         return Status::InvalidArgument(table.file + ":" + std::to_string(table.policy_line) +
                                        ": type " + table.name + ": @policy(" +
-                                       (i == 0 ? "read" : "write") + ": \"" + *texts[i] +
-                                       "\") " + r.status().message());
+                                       (i == 0 ? "read" : "write") + ": \"" + *texts[i] + "\") " +
+                                       r.status().message());
       }
       rules[i] = *r;
     }

@@ -43,8 +43,8 @@ void AppendNextPayload(const Plan& plan, const event::Event& e, const rapidjson:
     }
     const rapidjson::Value* v = nullptr;
     if (record != nullptr) {
-      auto it = record->FindMember(
-          rapidjson::Value(f.field_name.data(), static_cast<rapidjson::SizeType>(f.field_name.size())));
+      auto it = record->FindMember(rapidjson::Value(
+          f.field_name.data(), static_cast<rapidjson::SizeType>(f.field_name.size())));
       if (it != record->MemberEnd()) v = &it->value;
     }
     if (v == nullptr) {

@@ -8,9 +8,7 @@
 namespace eventide::graphql {
 namespace {
 
-bool IsNameStart(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
+bool IsNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool IsNameContinue(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -83,26 +81,46 @@ std::string BlockStringValue(std::string_view raw) {
 
 std::string TokenKindDescription(TokenKind kind) {
   switch (kind) {
-    case TokenKind::kEof: return "<EOF>";
-    case TokenKind::kBang: return "\"!\"";
-    case TokenKind::kDollar: return "\"$\"";
-    case TokenKind::kAmp: return "\"&\"";
-    case TokenKind::kParenL: return "\"(\"";
-    case TokenKind::kParenR: return "\")\"";
-    case TokenKind::kSpread: return "\"...\"";
-    case TokenKind::kColon: return "\":\"";
-    case TokenKind::kEquals: return "\"=\"";
-    case TokenKind::kAt: return "\"@\"";
-    case TokenKind::kBracketL: return "\"[\"";
-    case TokenKind::kBracketR: return "\"]\"";
-    case TokenKind::kBraceL: return "\"{\"";
-    case TokenKind::kPipe: return "\"|\"";
-    case TokenKind::kBraceR: return "\"}\"";
-    case TokenKind::kName: return "Name";
-    case TokenKind::kInt: return "Int";
-    case TokenKind::kFloat: return "Float";
-    case TokenKind::kString: return "String";
-    case TokenKind::kBlockString: return "BlockString";
+    case TokenKind::kEof:
+      return "<EOF>";
+    case TokenKind::kBang:
+      return "\"!\"";
+    case TokenKind::kDollar:
+      return "\"$\"";
+    case TokenKind::kAmp:
+      return "\"&\"";
+    case TokenKind::kParenL:
+      return "\"(\"";
+    case TokenKind::kParenR:
+      return "\")\"";
+    case TokenKind::kSpread:
+      return "\"...\"";
+    case TokenKind::kColon:
+      return "\":\"";
+    case TokenKind::kEquals:
+      return "\"=\"";
+    case TokenKind::kAt:
+      return "\"@\"";
+    case TokenKind::kBracketL:
+      return "\"[\"";
+    case TokenKind::kBracketR:
+      return "\"]\"";
+    case TokenKind::kBraceL:
+      return "\"{\"";
+    case TokenKind::kPipe:
+      return "\"|\"";
+    case TokenKind::kBraceR:
+      return "\"}\"";
+    case TokenKind::kName:
+      return "Name";
+    case TokenKind::kInt:
+      return "Int";
+    case TokenKind::kFloat:
+      return "Float";
+    case TokenKind::kString:
+      return "String";
+    case TokenKind::kBlockString:
+      return "BlockString";
   }
   return "<EOF>";
 }
@@ -248,19 +266,32 @@ bool Lexer::Next(Token* t, Error* error) {
     return true;
   };
   switch (c) {
-    case '!': return punct(TokenKind::kBang, 1);
-    case '$': return punct(TokenKind::kDollar, 1);
-    case '&': return punct(TokenKind::kAmp, 1);
-    case '(': return punct(TokenKind::kParenL, 1);
-    case ')': return punct(TokenKind::kParenR, 1);
-    case ':': return punct(TokenKind::kColon, 1);
-    case '=': return punct(TokenKind::kEquals, 1);
-    case '@': return punct(TokenKind::kAt, 1);
-    case '[': return punct(TokenKind::kBracketL, 1);
-    case ']': return punct(TokenKind::kBracketR, 1);
-    case '{': return punct(TokenKind::kBraceL, 1);
-    case '|': return punct(TokenKind::kPipe, 1);
-    case '}': return punct(TokenKind::kBraceR, 1);
+    case '!':
+      return punct(TokenKind::kBang, 1);
+    case '$':
+      return punct(TokenKind::kDollar, 1);
+    case '&':
+      return punct(TokenKind::kAmp, 1);
+    case '(':
+      return punct(TokenKind::kParenL, 1);
+    case ')':
+      return punct(TokenKind::kParenR, 1);
+    case ':':
+      return punct(TokenKind::kColon, 1);
+    case '=':
+      return punct(TokenKind::kEquals, 1);
+    case '@':
+      return punct(TokenKind::kAt, 1);
+    case '[':
+      return punct(TokenKind::kBracketL, 1);
+    case ']':
+      return punct(TokenKind::kBracketR, 1);
+    case '{':
+      return punct(TokenKind::kBraceL, 1);
+    case '|':
+      return punct(TokenKind::kPipe, 1);
+    case '}':
+      return punct(TokenKind::kBraceR, 1);
     case '.':
       if (src_.substr(pos_, 3) == "...") return punct(TokenKind::kSpread, 3);
       break;
@@ -279,7 +310,8 @@ bool Lexer::Next(Token* t, Error* error) {
   }
   if (IsDigit(c) || c == '-') return ReadNumber(t, error);
   if (c == '\'') {
-    return Fail(pos_, "Unexpected single quote character ('), did you mean to use a double quote (\")?",
+    return Fail(pos_,
+                "Unexpected single quote character ('), did you mean to use a double quote (\")?",
                 error);
   }
   uint32_t cp = 0;
@@ -348,15 +380,40 @@ bool Lexer::ReadString(Token* t, Error* error) {
       size_t esc = pos_;
       char e = pos_ + 1 < src_.size() ? src_[pos_ + 1] : '\0';
       switch (e) {
-        case '"': out.push_back('"'); pos_ += 2; continue;
-        case '\\': out.push_back('\\'); pos_ += 2; continue;
-        case '/': out.push_back('/'); pos_ += 2; continue;
-        case 'b': out.push_back('\b'); pos_ += 2; continue;
-        case 'f': out.push_back('\f'); pos_ += 2; continue;
-        case 'n': out.push_back('\n'); pos_ += 2; continue;
-        case 'r': out.push_back('\r'); pos_ += 2; continue;
-        case 't': out.push_back('\t'); pos_ += 2; continue;
-        case 'u': break;
+        case '"':
+          out.push_back('"');
+          pos_ += 2;
+          continue;
+        case '\\':
+          out.push_back('\\');
+          pos_ += 2;
+          continue;
+        case '/':
+          out.push_back('/');
+          pos_ += 2;
+          continue;
+        case 'b':
+          out.push_back('\b');
+          pos_ += 2;
+          continue;
+        case 'f':
+          out.push_back('\f');
+          pos_ += 2;
+          continue;
+        case 'n':
+          out.push_back('\n');
+          pos_ += 2;
+          continue;
+        case 'r':
+          out.push_back('\r');
+          pos_ += 2;
+          continue;
+        case 't':
+          out.push_back('\t');
+          pos_ += 2;
+          continue;
+        case 'u':
+          break;
         default: {
           if (pos_ + 1 >= src_.size()) return Fail(pos_ + 1, "Unterminated string.", error);
           uint32_t cp = 0;

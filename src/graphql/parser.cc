@@ -9,9 +9,12 @@ namespace eventide::graphql {
 
 const char* OperationTypeName(Operation::Type t) {
   switch (t) {
-    case Operation::Type::kQuery: return "query";
-    case Operation::Type::kMutation: return "mutation";
-    case Operation::Type::kSubscription: return "subscription";
+    case Operation::Type::kQuery:
+      return "query";
+    case Operation::Type::kMutation:
+      return "mutation";
+    case Operation::Type::kSubscription:
+      return "subscription";
   }
   return "query";
 }
@@ -77,8 +80,8 @@ class Parser {
   }
   bool ExpectKeyword(std::string_view word) {
     if (!PeekName(word)) {
-      return Fail(tok_.loc, "Expected \"" + std::string(word) + "\", found " +
-                                TokenDescription(tok_) + ".");
+      return Fail(tok_.loc,
+                  "Expected \"" + std::string(word) + "\", found " + TokenDescription(tok_) + ".");
     }
     return Advance();
   }
@@ -92,8 +95,8 @@ class Parser {
   // Nesting guard: one per recursive construct.
   bool Enter(Location loc) {
     if (++depth_ > limits_.max_depth) {
-      return Fail(loc, "Document nesting exceeds " + std::to_string(limits_.max_depth) +
-                           " levels.");
+      return Fail(loc,
+                  "Document nesting exceeds " + std::to_string(limits_.max_depth) + " levels.");
     }
     return true;
   }

@@ -75,13 +75,23 @@ bool IsScalarName(std::string_view n) {
 // A value printed as GraphQL would (graphql-js print()), for messages.
 void PrintValue(const Value& v, std::string* out) {
   switch (v.kind) {
-    case Value::Kind::kVariable: *out += "$" + v.text; break;
+    case Value::Kind::kVariable:
+      *out += "$" + v.text;
+      break;
     case Value::Kind::kInt:
     case Value::Kind::kFloat:
-    case Value::Kind::kEnum: *out += v.text; break;
-    case Value::Kind::kString: AppendJsonString(v.text, out); break;
-    case Value::Kind::kBoolean: *out += v.boolean ? "true" : "false"; break;
-    case Value::Kind::kNull: *out += "null"; break;
+    case Value::Kind::kEnum:
+      *out += v.text;
+      break;
+    case Value::Kind::kString:
+      AppendJsonString(v.text, out);
+      break;
+    case Value::Kind::kBoolean:
+      *out += v.boolean ? "true" : "false";
+      break;
+    case Value::Kind::kNull:
+      *out += "null";
+      break;
     case Value::Kind::kList:
       out->push_back('[');
       for (size_t i = 0; i < v.items.size(); ++i) {
@@ -245,8 +255,8 @@ class Compiler {
     for (const auto& s : op_.selection_set) {
       if (!Collect(s, kSubscription, true, &roots, &visited, &stack)) return false;
     }
-    std::string who = op_.name.empty() ? "Anonymous Subscription"
-                                       : "Subscription " + Quoted(op_.name);
+    std::string who =
+        op_.name.empty() ? "Anonymous Subscription" : "Subscription " + Quoted(op_.name);
     const FieldGroup* root = nullptr;
     for (const auto& g : roots) {
       const Selection* first = g.occurrences[0].first;
@@ -288,8 +298,9 @@ class Compiler {
     }
     if (root == nullptr) {
       return Fail(op_.selection_set[0].loc,
-                  who + " must select exactly one top level field: every one is skipped by "
-                        "@skip or @include.");
+                  who +
+                      " must select exactly one top level field: every one is skipped by "
+                      "@skip or @include.");
     }
     plan->key = "[";
     AppendJsonString(plan->table, &plan->key);
@@ -350,13 +361,14 @@ class Compiler {
       Variable var{&def, Value{}};
       const rapidjson::Value* given = nullptr;
       if (json != nullptr && json->IsObject()) {
-        auto it = json->FindMember(rapidjson::Value(def.name.data(),
-                                                    static_cast<rapidjson::SizeType>(def.name.size())));
+        auto it = json->FindMember(
+            rapidjson::Value(def.name.data(), static_cast<rapidjson::SizeType>(def.name.size())));
         if (it != json->MemberEnd()) given = &it->value;
       }
       if (given != nullptr) {
         if (!FromJson(*given, 0, &var.value)) {
-          return FailNoLocation("Variable \"$" + def.name + "\" got invalid value: nested deeper than " +
+          return FailNoLocation("Variable \"$" + def.name +
+                                "\" got invalid value: nested deeper than " +
                                 std::to_string(kMaxVariableDepth) + " levels.");
         }
         if (!CheckInput(def.type, var.value, &why)) {
@@ -406,8 +418,7 @@ class Compiler {
   // and inline fragments; every other directive, or those elsewhere, is an
   // error. *include (may be nullptr where nothing can be skipped) is cleared
   // when the node is left out.
-  bool CheckDirectives(const std::vector<Directive>& ds, std::string_view location,
-                       bool* include) {
+  bool CheckDirectives(const std::vector<Directive>& ds, std::string_view location, bool* include) {
     for (size_t i = 0; i < ds.size(); ++i) {
       const Directive& d = ds[i];
       if (d.name != "include" && d.name != "skip") {
@@ -426,7 +437,8 @@ class Compiler {
       const Argument* arg = nullptr;
       for (const auto& a : d.arguments) {
         if (a.name != "if") {
-          return Fail(a.loc, "Unknown argument \"" + a.name + "\" on directive \"@" + d.name + "\".");
+          return Fail(a.loc,
+                      "Unknown argument \"" + a.name + "\" on directive \"@" + d.name + "\".");
         }
         if (arg != nullptr) {
           return Fail2(arg->loc, a.loc, "There can be only one argument named \"if\".");
@@ -555,7 +567,8 @@ class Compiler {
       }
       const schema::Table* t = FindRootTable(schema_, sel->name);
       if (t == nullptr) {
-        return Fail(sel->loc, "Cannot query field " + Quoted(sel->name) + " on type \"Subscription\".");
+        return Fail(sel->loc,
+                    "Cannot query field " + Quoted(sel->name) + " on type \"Subscription\".");
       }
       if (options_.require_sse && !t->sse) {
         return Fail(sel->loc, "Subscriptions are not enabled for table " + Quoted(t->name) +
@@ -569,7 +582,8 @@ class Compiler {
           return Fail(a.loc, "Unknown argument " + Quoted(a.name) + " on field \"Subscription." +
                                  sel->name + "\".");
         }
-        if (seen != nullptr) return Fail2(seen->loc, a.loc, "There can be only one argument named \"id\".");
+        if (seen != nullptr)
+          return Fail2(seen->loc, a.loc, "There can be only one argument named \"id\".");
         seen = &a;
         const Value* v = nullptr;
         if (!Resolve(a.value, {"ID", "String"}, "ID", &v)) return false;
@@ -632,9 +646,9 @@ class Compiler {
                                "." + sel->name + "\".");
       }
       if (sel->has_selection_set) {
-        return Fail(sel->selection_set[0].loc,
-                    "Field " + Quoted(sel->name) + " must not have a selection since type " +
-                        Quoted(type) + " has no subfields.");
+        return Fail(sel->selection_set[0].loc, "Field " + Quoted(sel->name) +
+                                                   " must not have a selection since type " +
+                                                   Quoted(type) + " has no subfields.");
       }
     }
     out->response_key = g.key;

@@ -306,8 +306,7 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
                      "' claim (its tenant_claim), a string or a number");
   }
   const std::string tenant_text = tenant.IsNull() ? std::string() : Serialize(tenant);
-  const policy::Bound write_rule =
-      table.write_rule ? table.write_rule->Bind(who) : policy::Bound();
+  const policy::Bound write_rule = table.write_rule ? table.write_rule->Bind(who) : policy::Bound();
   const bool read_ruled = table.read_rule != nullptr;
   policy::Row row;
   const std::string& m = req.method;
@@ -325,9 +324,9 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
                    "no record '" + id + "' in table " + table.export_name);
     }
     if (!write_rule.empty() && !Visible(*table.write_rule, who, existing)) {
-      return Error(s, slot, app, req, 403, "policy_denied",
-                   "the write rule of table " + table.export_name + " does not let you delete '" +
-                       id + "'");
+      return Error(
+          s, slot, app, req, 403, "policy_denied",
+          "the write rule of table " + table.export_name + " does not let you delete '" + id + "'");
     }
     return Append(s, slot, app, req, table, static_cast<int>(event::Op::kDelete), id,
                   std::move(existing), 200, who, tenant_text);
@@ -418,9 +417,9 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
                    "no record '" + id + "' in table " + table.export_name);
     }
     if (exists && (hidden || (!write_rule.empty() && !Visible(*table.write_rule, who, existing)))) {
-      return Error(s, slot, app, req, 403, "policy_denied",
-                   "the write rule of table " + table.export_name + " does not let you change '" +
-                       id + "'");
+      return Error(
+          s, slot, app, req, 403, "policy_denied",
+          "the write rule of table " + table.export_name + " does not let you change '" + id + "'");
     }
     if (exists) {
       // The stored record, parsed once: PATCH merges into it, and a replace
@@ -524,8 +523,7 @@ void Service::Publish(http::Responder* r, uint64_t slot, const http::Request& re
 void Service::Append(http::Responder* s, uint64_t slot, const config::App& app,
                      const http::Request& req, const schema::Table& table, int op,
                      const std::string& id, std::string record_json, int status,
-                     const policy::Principal& who, std::string_view tenant,
-                     std::string_view prev) {
+                     const policy::Principal& who, std::string_view tenant, std::string_view prev) {
   event::Event e;
   e.subject = who.subject;
   e.tenant = tenant;

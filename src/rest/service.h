@@ -54,9 +54,9 @@ class Service {
   // (SPEC section 8: reads show only what the table's read rule lets `who`
   // see; writes must pass its write rule, else 403 policy_denied).
   // REQUIRES: segments.size() is 2 or 3 (app, table[, id]).
-  void Handle(http::Responder* session, uint64_t slot, http::Request& request, const config::App& app,
-              const schema::Table& table, const std::vector<std::string>& segments,
-              const policy::Principal& who);
+  void Handle(http::Responder* session, uint64_t slot, http::Request& request,
+              const config::App& app, const schema::Table& table,
+              const std::vector<std::string>& segments, const policy::Principal& who);
 
   // A publish (SPEC section 6): a message to the table topic (`id` empty) or
   // to a record topic, logged like any write (so a subscriber can resume
@@ -125,7 +125,8 @@ class Service {
              const policy::Principal& who);
   // The writer's tenant (the app's tenant_claim in `who`'s token) as a JSON
   // value in *out; false when the app has tenants and the token names none.
-  static bool Tenant(const config::App& app, const policy::Principal& who, rapidjson::Document* out);
+  static bool Tenant(const config::App& app, const policy::Principal& who,
+                     rapidjson::Document* out);
   // The record as the next write sees it; false when absent.
   bool Current(const config::App& app, const schema::Table& table, const std::string& id,
                std::string* json) const;

@@ -65,7 +65,7 @@ void Hub::TopicKey(std::string_view app, std::string_view table, std::string_vie
 }
 
 uint64_t Hub::Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after,
-                       const policy::Bound* rule) {
+                        const policy::Bound* rule) {
   uint64_t id = next_id_++;
   Sub& s = subs_[id];
   s.topic = std::move(topic);

@@ -79,8 +79,8 @@ class Subscription final : public Sink {
   Topic topic_;
   std::string name_;
   size_t format_;
-  policy::Bound rule_;  // the hub holds a pointer to it
-  policy::Row row_;     // scratch for judging retained records
+  policy::Bound rule_;   // the hub holds a pointer to it
+  policy::Row row_;      // scratch for judging retained records
   uint64_t hub_id_ = 0;  // 0: not in the hub
   bool stopped_ = false;
   bool snapshotting_ = false;
