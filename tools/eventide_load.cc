@@ -45,8 +45,8 @@
 #include <string_view>
 #include <vector>
 
-#include "tools/load_common.h"
 #include "tools/load_catchup.h"
+#include "tools/load_common.h"
 #include "tools/load_stream.h"
 
 namespace eventide {
@@ -543,8 +543,7 @@ void AddStreamFlags(CLI::App* cmd, eventide::load::StreamOptions* so, std::strin
   cmd->add_option("--protocol", *protocol, "sse or ws")
       ->check(CLI::IsMember({"sse", "ws"}))
       ->capture_default_str();
-  cmd->add_option("--connect-concurrency", so->connect_concurrency,
-                  "Connections opening at once")
+  cmd->add_option("--connect-concurrency", so->connect_concurrency, "Connections opening at once")
       ->capture_default_str();
   cmd->add_option("--connect-timeout", *connect_timeout,
                   "Connections not ready by then count as failures")
@@ -581,8 +580,7 @@ int main(int argc, char** argv) {
   rest->add_flag("--json", o.json, "Print one JSON summary line");
 
   eventide::load::StreamOptions so;
-  std::string protocol = "sse", connect_timeout = "60s", warmup = "1s", drain = "2s",
-              hold = "10s";
+  std::string protocol = "sse", connect_timeout = "60s", warmup = "1s", drain = "2s", hold = "10s";
   CLI::App* fanout = app.add_subcommand(
       "fanout", "N subscribers on one URL, a paced writer; end-to-end latency and delivery checks");
   AddStreamFlags(fanout, &so, &url, &protocol, &connect_timeout, &cpu, &so.json);
@@ -591,8 +589,9 @@ int main(int argc, char** argv) {
   fanout->add_option("-d,--duration", duration, "Measured writing time")->capture_default_str();
   fanout->add_option("--warmup", warmup, "Writing before the measured window")
       ->capture_default_str();
-  fanout->add_option("--drain", drain,
-                     "Grace after the last acknowledgement for deliveries to arrive")
+  fanout
+      ->add_option("--drain", drain,
+                   "Grace after the last acknowledgement for deliveries to arrive")
       ->capture_default_str();
   fanout->add_option("--writers", so.writer_connections, "Writer keep-alive connections")
       ->capture_default_str();
@@ -602,11 +601,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   fanout->add_option("--ids", so.record_ids, "The writer cycles over record ids w0..w{ids-1}")
       ->capture_default_str();
+  fanout->add_option("--jwt-secret", so.jwt_secret,
+                     "Subscriber i presents an HS256 token for subject user-i, signed with this");
   fanout->add_option("--nchan-pub", so.nchan_pub_path,
                      "The server is Nchan: POST messages to this path (e.g. /pub/bench); "
                      "--url is the subscriber location; needs --writers 1");
 
-  CLI::App* idle = app.add_subcommand("idle", "N stream connections held open; server RSS per connection");
+  CLI::App* idle =
+      app.add_subcommand("idle", "N stream connections held open; server RSS per connection");
   AddStreamFlags(idle, &so, &url, &protocol, &connect_timeout, &cpu, &so.json);
   idle->add_option("-c,--connections", so.connections, "Connections")->capture_default_str();
   idle->add_option("--hold", hold, "How long to hold them once all are connected")
@@ -622,8 +624,9 @@ int main(int argc, char** argv) {
   catchup->add_option("-n,--entries", co.entries, "Entries missed")->capture_default_str();
   catchup->add_option("--payload-bytes", co.payload_bytes, "Length of each record's content")
       ->capture_default_str();
-  catchup->add_option("--write-rate", co.write_rate,
-                      "Entries written per second (0: as fast as the server takes them)")
+  catchup
+      ->add_option("--write-rate", co.write_rate,
+                   "Entries written per second (0: as fast as the server takes them)")
       ->capture_default_str();
   catchup->add_option("--nchan-pub", co.nchan_pub_path,
                       "The server is Nchan: POST messages to this path (e.g. /pub/bench)");
@@ -655,10 +658,10 @@ int main(int argc, char** argv) {
     so.warmup_us = ParseDurationUs(warmup);
     so.drain_us = ParseDurationUs(drain);
     so.hold_us = ParseDurationUs(hold);
-    if (so.connect_timeout_us <= 0 || so.duration_us <= 0 || so.warmup_us < 0 ||
-        so.drain_us < 0 || so.hold_us < 0 || so.connections < 1 || so.connect_concurrency < 1 ||
-        so.rate <= 0 || so.writer_connections < 1 || so.max_in_flight < 1 ||
-        so.record_ids < 1 || so.payload_bytes < 0) {
+    if (so.connect_timeout_us <= 0 || so.duration_us <= 0 || so.warmup_us < 0 || so.drain_us < 0 ||
+        so.hold_us < 0 || so.connections < 1 || so.connect_concurrency < 1 || so.rate <= 0 ||
+        so.writer_connections < 1 || so.max_in_flight < 1 || so.record_ids < 1 ||
+        so.payload_bytes < 0) {
       std::fprintf(stderr, "eventide-load: a duration, count or rate is out of range\n");
       return 2;
     }

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "src/auth/jwt_mint.h"
 #include "tools/delivery_check.h"
 
 namespace eventide::load {
@@ -155,6 +156,7 @@ class StreamConn {
   void Deliver(uint64_t pos, int64_t sent_us);
 
   StreamRun* run_;
+  std::string auth_header_;  // "Authorization: Bearer …\r\n" with --jwt-secret
   State state_ = State::kNew;
   bool ready_ = false;  // its first notice (connected / subscribed) arrived
   bool nchan_ = false;  // the server is Nchan (StreamOptions::nchan_pub_path)
@@ -337,7 +339,13 @@ void StreamConn::OnConnected(int status) {
       });
   const Url& u = run_->o_.url;
   if (run_->o_.protocol == StreamProtocol::kSse) {
-    Send(run_->sse_request_);
+    if (auth_header_.empty()) {
+      Send(run_->sse_request_);
+    } else {
+      std::string req = run_->sse_request_;
+      req.insert(req.size() - 2, auth_header_);
+      Send(std::move(req));
+    }
     return;
   }
   unsigned char raw[16];
@@ -356,7 +364,7 @@ void StreamConn::OnConnected(int status) {
   std::string req = "GET " + u.path + " HTTP/1.1\r\nHost: " + u.host + ":" +
                     std::to_string(u.port) +
                     "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-                    "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+                    "\r\nSec-WebSocket-Version: 13\r\n" + auth_header_ + "\r\n";
   Send(std::move(req));
 }
 
@@ -668,7 +676,8 @@ void WriterConn::Issue(uint64_t seq) {
   char time[24];
   int time_len = std::snprintf(time, sizeof(time), "%lld", static_cast<long long>(now));
   char seq_text[24];
-  int seq_len = std::snprintf(seq_text, sizeof(seq_text), "%llu", static_cast<unsigned long long>(seq));
+  int seq_len =
+      std::snprintf(seq_text, sizeof(seq_text), "%llu", static_cast<unsigned long long>(seq));
   const std::string& content = run_->content_;
   size_t len = kOpen.size() + static_cast<size_t>(time_len) + kMid.size() + content.size() +
                (nchan ? kSeqOpen.size() + static_cast<size_t>(seq_len) + 1 : kClose.size());
@@ -801,7 +810,8 @@ int StreamRun::Run() {
     return 2;
   }
   if (!o_.nchan_pub_path.empty() && o_.writer_connections != 1) {
-    std::fprintf(stderr, "eventide-load: --nchan-pub needs --writers 1 (the sequence is the order)\n");
+    std::fprintf(stderr,
+                 "eventide-load: --nchan-pub needs --writers 1 (the sequence is the order)\n");
     return 2;
   }
   uv_loop_init(&loop_);
@@ -858,6 +868,11 @@ int StreamRun::Run() {
   for (int i = 0; i < o_.connections; ++i) {
     conns_.push_back(std::make_unique<StreamConn>(this));
     conns_.back()->nchan_ = o_.nchan;
+    if (!o_.jwt_secret.empty()) {
+      conns_.back()->auth_header_ =
+          "Authorization: Bearer " +
+          auth::MintHs256(o_.jwt_secret, R"({"sub":"user-)" + std::to_string(i) + R"("})") + "\r\n";
+    }
   }
   StartConnects();
 

@@ -52,6 +52,11 @@ struct StreamOptions {
   // number ("seq") that stands in for Eventide's position. Needs one writer
   // connection, so that the sequence is the order Nchan stores messages in.
   std::string nchan_pub_path;
+  // Non-empty: subscriber i presents an HS256 token signed with this secret
+  // for subject "user-i" (Authorization: Bearer), so that each is a
+  // different user to the server's read rules (docs/PERFORMANCE.md, row
+  // policies).
+  std::string jwt_secret;
   // The server is Nchan (set with nchan_pub_path; alone for idle): a
   // subscription is ready when its response head arrives (Nchan sends no
   // notice), and events carry "seq".

@@ -9,6 +9,10 @@
 //                        encoding and one copy per subscriber
 //   PublishFiltered/N    N subscribers of N different record topics: the
 //                        event matches one; the rest cost a topic check
+//   PublishRuled/N       Publish/N where every subscriber is a different user
+//                        with its own bound read rule ("author = $auth.sub or
+//                        published = true", every event published): one
+//                        parse and extraction per event, N evaluations
 //
 // Deliveries/s is items_per_second. The ratio Publish/PublishNaive at the
 // same N is the figure docs/PERFORMANCE.md quotes.
@@ -124,6 +128,32 @@ void PublishFiltered(benchmark::State& state) {
   state.counters["subscribers_checked"] = n;
 }
 BENCHMARK(PublishFiltered)->Arg(100)->Arg(10000);
+
+void PublishRuled(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  Sample s;
+  s.data =
+      R"({"id":"msg-1","title":"Hello","content":"World, a message of a typical size for a chat or a dashboard row","author":"ada","published":true,"__createdAt__":"2025-01-15T10:30:00.000Z","__updatedAt__":"2025-01-15T10:30:00.000Z"})";
+  s.e.data = s.data;
+  auto rule = *policy::Policy::Parse("author = $auth.sub or published = true",
+                                     [](std::string_view) { return true; });
+  NoLog log;
+  Hub hub(&log, wal::Position(), 1 << 20, AllFormats());
+  std::vector<std::unique_ptr<QueueSink>> sinks;
+  std::vector<std::unique_ptr<policy::Bound>> rules;
+  for (int i = 0; i < n; ++i) {
+    sinks.push_back(std::make_unique<QueueSink>());
+    rules.push_back(std::make_unique<policy::Bound>(
+        rule->Bind(R"({"sub":"user-)" + std::to_string(i) + R"("})")));
+    hub.Subscribe(Topic{"realtime-demo", "Message", ""}, kSseFormat, sinks.back().get(),
+                  wal::Position(), rules.back().get());
+  }
+  uint64_t p = 1;
+  for (auto _ : state) hub.Publish(wal::Position(p++), s.e);
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["deliveries_per_event"] = n;
+}
+BENCHMARK(PublishRuled)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000);
 
 }  // namespace
 }  // namespace eventide::stream
