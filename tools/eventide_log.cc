@@ -270,6 +270,17 @@ void AppendJsonEntry(const wal::Entry& e, std::string* out) {
     } else {
       JsonString(&w, ev.data);
     }
+    if (!ev.prev.empty()) {  // a version 2 entry: the record before the update
+      JsonKey(&w, "prev");
+      if (IsJson(ev.prev, &type)) {
+        std::string raw(ev.prev);
+        std::replace(raw.begin(), raw.end(), '\n', ' ');
+        std::replace(raw.begin(), raw.end(), '\r', ' ');
+        w.RawValue(raw.data(), raw.size(), type);
+      } else {
+        JsonString(&w, ev.prev);
+      }
+    }
   }
   w.EndObject();
   out->append(sb.GetString(), sb.GetSize());
@@ -314,6 +325,10 @@ void AppendTextEntry(const wal::Entry& e, std::string* out) {
   out->append(FormatUtc(ev.time_ms, 1000, 3));
   out->push_back(' ');
   AppendPrintable(ev.data, out);
+  if (!ev.prev.empty()) {
+    out->append(" prev=");
+    AppendPrintable(ev.prev, out);
+  }
   out->push_back('\n');
 }
 
