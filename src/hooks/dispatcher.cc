@@ -131,6 +131,8 @@ class Worker {
   // The addresses to try for url's host, with url's port set.
   Status Resolve(const HookUrl& url, std::vector<sockaddr_storage>* out);
   HookCounters& CountersFor(std::string_view name);  // REQUIRES: mu_ held
+  // The https client context, made on first use.
+  Status ClientTls(SSL_CTX** out);
 
   const DispatcherOptions options_;
 
@@ -148,7 +150,7 @@ class Worker {
   uv_timer_t retry_timer_;
   bool loop_ready_ = false;
   std::thread thread_;
-  SSL_CTX* tls_ctx_ = nullptr;
+  SSL_CTX* tls_ctx_ = nullptr;  // by Start() with a CA file, else by the thread
 
   // The dispatcher's thread only.
   bool shutting_down_ = false;
@@ -255,8 +257,10 @@ void Attempt::Start() {
   Result<HookUrl> url = ParseHookUrl(delivery_->url);
   if (!url.ok()) return Finish(Outcome::kGiveUp, url.status().message());
   url_ = std::move(url).value();
-  if (url_.tls && worker_->tls_ctx_ == nullptr) {
-    return Finish(Outcome::kGiveUp, "https is not available (no TLS context)");
+  if (url_.tls) {
+    SSL_CTX* ctx = nullptr;
+    Status tls = worker_->ClientTls(&ctx);
+    if (!tls.ok()) return Finish(Outcome::kRetry, tls.message());
   }
   Status s = worker_->Resolve(url_, &addresses_);
   if (!s.ok()) return Finish(Outcome::kRetry, s.message());
@@ -533,19 +537,39 @@ void Attempt::MaybeFree() {
 // ---------------------------------------------------------------------------
 // Worker
 
-Status Worker::Start() {
-  tls_ctx_ = SSL_CTX_new(TLS_client_method());
-  if (tls_ctx_ == nullptr) return Status::IOError("SSL_CTX_new: " + OpenSslError());
-  SSL_CTX_set_min_proto_version(tls_ctx_, TLS1_2_VERSION);
-  SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_PEER, nullptr);
-  SSL_CTX_set_mode(tls_ctx_, SSL_MODE_RELEASE_BUFFERS);
+Status Worker::ClientTls(SSL_CTX** out) {
+  if (tls_ctx_ != nullptr) {
+    *out = tls_ctx_;
+    return Status::OK();
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return Status::IOError("SSL_CTX_new: " + OpenSslError());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (!options_.tls_ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(tls_ctx_, options_.tls_ca_file.c_str(), nullptr) != 1) {
-      return Status::InvalidArgument("hooks: CA file " + options_.tls_ca_file + ": " +
-                                     OpenSslError());
+    if (SSL_CTX_load_verify_locations(ctx, options_.tls_ca_file.c_str(), nullptr) != 1) {
+      std::string why = OpenSslError();
+      SSL_CTX_free(ctx);
+      return Status::InvalidArgument("hooks: CA file " + options_.tls_ca_file + ": " + why);
     }
-  } else if (SSL_CTX_set_default_verify_paths(tls_ctx_) != 1) {
-    return Status::IOError("hooks: the system's CA certificates: " + OpenSslError());
+  } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    std::string why = OpenSslError();
+    SSL_CTX_free(ctx);
+    return Status::IOError("hooks: the system's CA certificates: " + why);
+  }
+  tls_ctx_ = *out = ctx;
+  return Status::OK();
+}
+
+Status Worker::Start() {
+  // A CA file given in config is loaded now, so a bad one is a start-up
+  // error; the system's store (some 150 certificates, ~25 ms to parse) only
+  // when the first https delivery needs it, on the dispatcher's thread.
+  if (!options_.tls_ca_file.empty()) {
+    SSL_CTX* ctx = nullptr;
+    Status s = ClientTls(&ctx);
+    if (!s.ok()) return s;
   }
 
   int rc = uv_loop_init(&loop_);
