@@ -15,6 +15,8 @@
 #include "src/common/logging.h"
 #include "src/common/time.h"
 #include "src/graphql/graphql_stream.h"
+#include "src/hooks/dispatcher.h"
+#include "src/hooks/envelope.h"
 #include "src/net/cert.h"
 #include "src/projection/checkpoint.h"
 #include "src/stream/formats.h"
@@ -121,6 +123,16 @@ class Server::HttpConnection final : public net::ConnectionHandler,
     pending_stream_ = std::move(s);
     return true;
   }
+  // Who the stream is for, as its hooks tell (set with the pending stream).
+  struct Identity {
+    const config::App* app = nullptr;
+    std::string dialect;  // sse, ws, graphql, ayb, snackbase
+    std::string subject;  // "" = anonymous
+  };
+  void set_identity(Identity id) { identity_ = std::move(id); }
+  const Identity& identity() const { return identity_; }
+  uint64_t id() const { return conn_->id(); }
+  const std::string& peer() const { return conn_->peer(); }
   void Shutdown() {
     if (stream_) stream_->OnShutdown();
   }
@@ -142,8 +154,10 @@ class Server::HttpConnection final : public net::ConnectionHandler,
     if (stream_) stream_->OnWritten();
   }
   void OnClose() override {
+    const bool streamed = stream_ != nullptr;
     if (stream_) stream_->OnClose();
-    stream_.reset();
+    stream_.reset();  // its subscriptions end (their hooks) before the disconnect
+    if (streamed) server_->EmitStreamHook(hooks::kOnRealtimeDisconnect, this, {}, {});
     pending_stream_.reset();
     server_->sessions_.erase(conn_->id());
     server_->MaybeFinishShutdown();
@@ -166,6 +180,7 @@ class Server::HttpConnection final : public net::ConnectionHandler,
     }
     conn_->ResumeReading();   // to see the client's EOF (and WebSocket frames)
     std::string copy(early);  // `early` lives in the session, which is done
+    server_->EmitStreamHook(hooks::kOnRealtimeConnect, this, {}, {});
     stream_->Start(copy);
   }
 
@@ -307,11 +322,29 @@ Status Server::Start() {
     if (!v.ok()) return v.status();
     verifier_ = std::move(v).value();
   }
+  bool any_hooks = false;
   for (const config::App& a : apps_) {
     if (a.auth != "off" && verifier_ == nullptr) {
       return Status::InvalidArgument("app " + a.app_id + " has auth: " + a.auth +
                                      " but the server has no jwt_secret or jwt_public_key");
     }
+    for (const auto& [name, url] : a.hooks) {
+      const std::string where = a.dir + "/config.yaml: hooks: " + name;
+      if (!hooks::IsHookName(name)) {
+        return Status::InvalidArgument(
+            where +
+            " is not a hook (on_realtime_connect, on_realtime_disconnect, on_realtime_subscribe, "
+            "on_realtime_unsubscribe, on_realtime_message, on_write)");
+      }
+      Status u = hooks::Dispatcher::CheckUrl(url);
+      if (!u.ok()) return Status::InvalidArgument(where + ": " + u.message());
+      any_hooks = true;
+    }
+  }
+  if (any_hooks) {
+    auto d = hooks::Dispatcher::Create(hooks::DispatcherOptions());
+    if (!d.ok()) return d.status();
+    hooks_ = std::move(d).value();
   }
 
   std::error_code ec;
@@ -385,7 +418,25 @@ Status Server::Start() {
   log_source_ = std::make_unique<PoolLogSource>(this);
   hub_ = std::make_unique<stream::Hub>(log_source_.get(), projection_->applied(),
                                        options_.limits.output_bytes, stream::AllFormats());
-  rest_->on_applied = [this](wal::Position p, const event::Event& e) { hub_->Publish(p, e); };
+  rest_->on_applied = [this](wal::Position p, const event::Event& e) {
+    hub_->Publish(p, e);
+    if (hooks_ == nullptr) return;
+    const config::App* app = FindApp(e.app);
+    if (app == nullptr || app->hooks.count(std::string(hooks::kOnWrite)) == 0) return;
+    EmitHook(*app, hooks::kOnWrite,
+             hooks::WriteData(event::OpName(e.op), e.table,
+                              e.id.empty() ? std::nullopt : std::optional<std::string_view>(e.id),
+                              p,
+                              e.subject.empty() ? std::nullopt
+                                                : std::optional<std::string_view>(e.subject),
+                              e.data));
+  };
+  if (hooks_ != nullptr) {
+    stream_ctx_.on_hook = [this](std::string_view hook, stream::StreamTransport* t,
+                                 std::string_view topic, std::string_view message_json) {
+      EmitStreamHook(hook, t, topic, message_json);
+    };
+  }
   stream_ctx_.hub = hub_.get();
   stream_ctx_.projection = projection_.get();
   stream_ctx_.first_retained = [this] { return log_->first_position(); };
@@ -576,6 +627,7 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return true;
   HttpConnection* conn = it->second;
+  conn->set_identity({&app, "sse", auth.claims.subject});
   auto sse_stream = std::make_unique<stream::SseStream>(&stream_ctx_, conn, sr);
   sse_stream->set_auth_deadline(AuthDeadline(auth));
   if (table.read_rule) sse_stream->set_read_rule(table.read_rule->Bind(PrincipalOf(auth)));
@@ -661,6 +713,7 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   if (it == sessions_.end()) return;
   HttpConnection* conn = it->second;
   wr.who = PrincipalOf(auth);
+  conn->set_identity({app, "ws", auth.claims.subject});
   auto ws = std::make_unique<stream::WsStream>(&stream_ctx_, conn, this, wr);
   ws->set_auth_deadline(AuthDeadline(auth));
   if (!conn->SetPendingStream(std::move(ws))) {
@@ -742,6 +795,35 @@ Server::AuthResult Server::Authenticate(const config::App& app, const http::Requ
   a.anonymous = false;
   a.claims = std::move(v.claims);
   return a;
+}
+
+void Server::EmitHook(const config::App& app, std::string_view hook, std::string data_json) {
+  auto it = app.hooks.find(std::string(hook));
+  if (hooks_ == nullptr || it == app.hooks.end()) return;
+  // Never blocks: a full queue drops the delivery and counts it.
+  hooks_->Enqueue(hook, it->second, hooks::Envelope(hook, app.app_id, WallMillis(), data_json));
+}
+
+void Server::EmitStreamHook(std::string_view hook, stream::StreamTransport* t,
+                            std::string_view topic, std::string_view message_json) {
+  if (hooks_ == nullptr) return;
+  // Every stream's transport is one of our connections.
+  auto* conn = static_cast<HttpConnection*>(t);
+  const HttpConnection::Identity& who = conn->identity();
+  if (who.app == nullptr || who.app->hooks.count(std::string(hook)) == 0) return;
+  const hooks::Subject subject =
+      who.subject.empty() ? std::nullopt : std::optional<std::string_view>(who.subject);
+  std::string data;
+  if (hook == hooks::kOnRealtimeConnect || hook == hooks::kOnRealtimeDisconnect) {
+    data = hooks::ConnectionData(conn->id(), who.dialect, subject, conn->peer());
+  } else if (hook == hooks::kOnRealtimeMessage) {
+    data = hooks::MessageData(conn->id(),
+                              topic.empty() ? std::nullopt : std::optional<std::string_view>(topic),
+                              subject, message_json);
+  } else {
+    data = hooks::SubscriptionData(conn->id(), topic, subject);
+  }
+  EmitHook(*who.app, hook, std::move(data));
 }
 
 policy::Principal Server::PrincipalOf(const AuthResult& a) {
@@ -856,6 +938,7 @@ void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& 
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return;
   HttpConnection* conn = it->second;
+  conn->set_identity({&app, "graphql", auth.claims.subject});
   const schema::Table* table = app.schema.FindByName(plan.table);
   auto gql = std::make_unique<graphql::GraphqlStream>(&stream_ctx_, conn, app.app_id,
                                                       std::move(plan), format->second, resume);
@@ -1090,6 +1173,21 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
        ss.token_expired_closed);
   line("eventide_ws_client_errors_total", "counter",
        "WebSocket client messages answered with an error.", ss.ws_client_errors);
+  if (hooks_ != nullptr) {
+    const hooks::HookStats hs = hooks_->Stats();
+    line("eventide_hook_deliveries_total", "counter", "Webhook deliveries answered with a 2xx.",
+         hs.delivered);
+    line("eventide_hook_failed_attempts_total", "counter",
+         "Webhook attempts that failed (refused, timed out, non-2xx).", hs.failed_attempts);
+    line("eventide_hook_retries_total", "counter", "Webhook attempts made after a failed one.",
+         hs.retries);
+    line("eventide_hook_gave_up_total", "counter",
+         "Webhook deliveries abandoned after their last attempt or a final refusal.", hs.gave_up);
+    line("eventide_hook_dropped_total", "counter",
+         "Webhook deliveries dropped because the queue was full.", hs.dropped_queue_full);
+    line("eventide_hook_queue_depth", "gauge", "Webhook deliveries waiting.", hs.queue_depth);
+    line("eventide_hook_in_flight", "gauge", "Webhook attempts under way.", hs.in_flight);
+  }
   // Error answers by code: the server's own and the REST service's.
   std::map<std::string, uint64_t> rejected = metrics_.rejected_by_code;
   for (auto& [code, n] : rs.rejected_by_code) rejected[code] += n;

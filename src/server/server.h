@@ -18,6 +18,7 @@
 
 #include "src/auth/jwt.h"
 #include "src/config/config.h"
+#include "src/hooks/dispatcher.h"
 #include "src/http/session.h"
 #include "src/net/connection.h"
 #include "src/net/tls.h"
@@ -83,6 +84,11 @@ class Server final : public http::RequestHandler, public stream::WsHost {
     auth::Claims claims;
     std::string ws_protocol;  // the Sec-WebSocket-Protocol entry that held the token
   };
+  // Queues `hook` of `app` with `data_json` when the app maps it to a URL.
+  void EmitHook(const config::App& app, std::string_view hook, std::string data_json);
+  // The real-time hooks of a stream's connection (docs/HOOKS.md).
+  void EmitStreamHook(std::string_view hook, stream::StreamTransport* t, std::string_view topic,
+                      std::string_view message_json);
   // Who `a` says the request acts for, as read and write rules see it.
   static policy::Principal PrincipalOf(const AuthResult& a);
 
@@ -143,6 +149,8 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   // One hub format per distinct GraphQL selection (Plan::key).
   std::unordered_map<std::string, size_t> graphql_formats_;
   std::unique_ptr<auth::Verifier> verifier_;  // null when no key is configured
+  // Webhooks (SPEC section 9): null when no app has hooks.
+  std::unique_ptr<hooks::Dispatcher> hooks_;
   std::unique_ptr<net::TlsContext> tls_;
   std::unique_ptr<net::Listener> listener_;
   std::unordered_map<uint64_t, HttpConnection*> sessions_;

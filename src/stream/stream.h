@@ -84,6 +84,13 @@ struct StreamContext {
   std::function<int64_t()> wall_ms;  // the wall clock (token expiry is wall time)
   StreamOptions options;
   StreamStats stats;
+  // Real-time hooks (SPEC section 9): a stream on `transport` reports
+  // "on_realtime_subscribe", "on_realtime_unsubscribe" or
+  // "on_realtime_message" (`message_json`: the client's message, one JSON
+  // value; else empty). Unset: nobody listens. Must not block.
+  std::function<void(std::string_view hook, StreamTransport* transport, std::string_view topic,
+                     std::string_view message_json)>
+      on_hook;
 };
 
 // A taken-over connection.

@@ -13,11 +13,13 @@ Subscription::Subscription(StreamContext* ctx, StreamTransport* transport, Notic
       name_(std::move(name)),
       format_(format) {
   ++ctx_->stats.subscriptions;
+  if (ctx_->on_hook) ctx_->on_hook("on_realtime_subscribe", t_, name_, {});
 }
 
 Subscription::~Subscription() {
   Stop();
   --ctx_->stats.subscriptions;
+  if (ctx_->on_hook) ctx_->on_hook("on_realtime_unsubscribe", t_, name_, {});
 }
 
 void Subscription::Start(const ResumeId& resume, bool want_retained) {

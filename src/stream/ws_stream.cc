@@ -298,6 +298,7 @@ void WsStream::HandleText(std::string_view text) {
   if (action_v == nullptr) {
     // A JSON object without an action is a publish to the connection's own
     // topic (SPEC section 6).
+    if (ctx_->on_hook) ctx_->on_hook("on_realtime_message", t_, req_.own.name, text);
     const uint64_t slot = next_slot_++;
     pending_[slot] = PendingWrite{"publish", ref, "", ""};
     host_->Publish(this, slot, req_.own.topic, ToJson(d), req_.who);
@@ -311,6 +312,11 @@ void WsStream::HandleText(std::string_view text) {
       if (!t->IsString())
         return SendError("invalid_message", "\"topic\" must be a string", action, ref);
       topic_name.assign(t->GetString(), t->GetStringLength());
+    }
+    // Client messages go to the message hook, but pings (keep-alive, not
+    // content) and auths (a token goes nowhere).
+    if (ctx_->on_hook && action != "auth" && action != "ping") {
+      ctx_->on_hook("on_realtime_message", t_, topic_name, text);
     }
     if (action == "ping") {
       msg_.assign("{\"type\":\"pong\"");
