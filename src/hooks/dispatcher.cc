@@ -179,7 +179,6 @@ class Attempt {
     timer_.data = this;
     tcp_.data = this;
     connect_.data = this;
-    parser_.data = this;
   }
   ~Attempt() {
     if (ssl_ != nullptr) SSL_free(ssl_);
@@ -197,6 +196,7 @@ class Attempt {
   struct WriteReq {
     uv_write_t req;
     std::string bytes;
+    Attempt* attempt;
   };
 
   static void OnTimeout(uv_timer_t* handle);
@@ -354,7 +354,8 @@ void Attempt::Send(std::string bytes) {
   if (done_ || tcp_state_ != Tcp::kOpen || bytes.empty()) return;
   auto* w = new WriteReq;
   w->bytes = std::move(bytes);
-  w->req.data = this;
+  w->attempt = this;
+  w->req.data = w;
   uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned int>(w->bytes.size()));
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
   if (rc != 0) {
@@ -364,8 +365,8 @@ void Attempt::Send(std::string bytes) {
 }
 
 void Attempt::OnWrite(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteReq*>(req);
-  auto* a = static_cast<Attempt*>(req->data);
+  auto* w = static_cast<WriteReq*>(req->data);
+  Attempt* a = w->attempt;
   delete w;
   if (status < 0 && !a->done_) {
     a->Finish(Outcome::kRetry, std::string("write: ") + uv_strerror(status));

@@ -187,6 +187,17 @@ TEST(DispatcherTest, MalformedResponseIsRetried) {
   EXPECT_EQ(receiver.request_count(), 2u);
 }
 
+TEST(DispatcherTest, EndlessResponseHeadIsMalformed) {
+  Receiver receiver([](size_t n) {
+    return std::optional<std::string>(
+        n == 0 ? "HTTP/1.1 200 OK\r\nX-Long: " + std::string(40000, 'a') : StatusResponse(200));
+  });
+  auto d = Make(FastOptions());
+  ASSERT_TRUE(d->Enqueue("on_write", receiver.Url(), kBody));
+  ASSERT_TRUE(Eventually([&] { return d->Stats().delivered == 1; }));
+  EXPECT_EQ(d->Stats().failed_attempts, 1u) << "the first answer never ended its headers";
+}
+
 TEST(DispatcherTest, ClosingWithoutAResponseIsRetried) {
   Receiver receiver(
       [](size_t n) { return std::optional<std::string>(n == 0 ? "" : StatusResponse(200)); });
