@@ -201,6 +201,7 @@ class Server::HttpConnection final : public net::ConnectionHandler,
   net::Connection* conn_;
   http::Session session_;
   std::unique_ptr<stream::Stream> pending_stream_;
+  Identity identity_;
   std::unique_ptr<stream::Stream> stream_;
 };
 
@@ -423,13 +424,12 @@ Status Server::Start() {
     if (hooks_ == nullptr) return;
     const config::App* app = FindApp(e.app);
     if (app == nullptr || app->hooks.count(std::string(hooks::kOnWrite)) == 0) return;
-    EmitHook(*app, hooks::kOnWrite,
-             hooks::WriteData(event::OpName(e.op), e.table,
-                              e.id.empty() ? std::nullopt : std::optional<std::string_view>(e.id),
-                              p,
-                              e.subject.empty() ? std::nullopt
-                                                : std::optional<std::string_view>(e.subject),
-                              e.data));
+    EmitHook(
+        *app, hooks::kOnWrite,
+        hooks::WriteData(
+            event::OpName(e.op), e.table,
+            e.id.empty() ? std::nullopt : std::optional<std::string_view>(e.id), p,
+            e.subject.empty() ? std::nullopt : std::optional<std::string_view>(e.subject), e.data));
   };
   if (hooks_ != nullptr) {
     stream_ctx_.on_hook = [this](std::string_view hook, stream::StreamTransport* t,
