@@ -15,7 +15,9 @@
 // A live subscriber's cursor is the head (implicitly: entries that do not
 // match it need not touch it), so Publish visits only the live subscribers of
 // the entry's table topic and record topic, through an index by topic:
-// O(matching subscribers), not O(all subscribers).
+// O(matching subscribers), not O(all subscribers). A multi-table topic
+// (Topic::more_tables) is in the index once per table; an entry has one
+// table, so it still reaches that subscriber once.
 //
 // A live subscriber whose connection holds more than max_output_bytes stops
 // taking live frames (its cursor stays put) and catches up from the log once
@@ -30,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "src/event/event.h"
@@ -41,11 +44,25 @@ namespace eventide::stream {
 // One serialized frame, shared by every subscriber that receives it.
 using Frame = std::shared_ptr<const std::string>;
 
+// A bit per operation, for Topic::ops.
+constexpr uint8_t OpBit(event::Op op) { return static_cast<uint8_t>(1u << static_cast<int>(op)); }
+inline constexpr uint8_t kAllOps = 0xFF;
+
 // Which entries a subscription follows: a table topic (id empty) or a record
 // topic.
 struct Topic {
+  Topic() = default;
+  Topic(std::string app_id, std::string table_name, std::string record_id = {})
+      : app(std::move(app_id)), table(std::move(table_name)), id(std::move(record_id)) {}
   std::string app, table;  // table as the schema names it
   std::string id;          // "" = the whole table
+  // The compatibility dialects (docs/DIALECTS.md). A table topic may follow
+  // further whole tables of the same app with the same cursor, so one
+  // subscriber sees the entries of all its tables in position order; and a
+  // topic may take only some operations (OpBit of each). Native topics keep
+  // the defaults. REQUIRES: more_tables only with an empty id.
+  std::vector<std::string> more_tables;
+  uint8_t ops = kAllOps;
   bool Matches(const event::Event& e) const;
 };
 
@@ -145,11 +162,16 @@ class Hub {
     bool reading = false;  // a catch-up read is in flight
     std::string key;       // its topic's index key
     size_t slot = 0;       // its place in live_[key] while live
+    // A multi-table topic is indexed under each further table's key too.
+    std::vector<std::string> more_keys;
+    std::vector<size_t> more_slots;  // its place in live_[more_keys[k]]
   };
   static void TopicKey(std::string_view app, std::string_view table, std::string_view id,
                        std::string* out);
   void GoLive(Sub& s);
   void LeaveLive(Sub& s);
+  // Takes the live subscriber at live_[key][slot] out of that list.
+  void RemoveLive(const std::string& key, size_t slot);
   void StartCatchUp(uint64_t id);
   void CatchUpFailed(uint64_t id, Sink* sink, const Status& status);
 

@@ -41,6 +41,13 @@ void Subscription::BeginSnapshot() {
   // stream that follows from that position continues it exactly.
   snapshot_position_ = ctx_->hub->head();
   snapshot_ = RetainedRecords(*ctx_->projection, topic_);
+  snapshot_table_ends_.assign(1, snapshot_.size());
+  for (const std::string& table : topic_.more_tables) {
+    for (projection::RecordPtr& r : RetainedRecords(*ctx_->projection, Topic(topic_.app, table)))
+      snapshot_.push_back(std::move(r));
+    snapshot_table_ends_.push_back(snapshot_.size());
+  }
+  snapshot_table_ = 0;
   snapshot_next_ = 0;
   snapshotting_ = true;
   ContinueSnapshot();
@@ -51,6 +58,7 @@ void Subscription::ContinueSnapshot() {
   // output limit of memory, not the whole table's bytes.
   while (snapshot_next_ < snapshot_.size() &&
          t_->pending_output_bytes() < ctx_->options.output_limit) {
+    while (snapshot_next_ >= snapshot_table_ends_[snapshot_table_]) ++snapshot_table_;
     notices_->OnRetained(*this, *snapshot_[snapshot_next_++]);
     ++ctx_->stats.retained_sent;
   }

@@ -56,6 +56,11 @@ class Subscription final : public Sink {
 
   const Topic& topic() const { return topic_; }
   const std::string& name() const { return name_; }
+  // During OnRetained: the table (as the schema names it) of the record given.
+  // A multi-table topic's snapshot holds its tables' records table by table.
+  const std::string& retained_table() const {
+    return snapshot_table_ == 0 ? topic_.table : topic_.more_tables[snapshot_table_ - 1];
+  }
 
   // Sink
   void Send(const Frame& frame) override;
@@ -78,6 +83,8 @@ class Subscription final : public Sink {
   bool snapshotting_ = false;
   std::vector<projection::RecordPtr> snapshot_;
   size_t snapshot_next_ = 0;
+  std::vector<size_t> snapshot_table_ends_;  // per table of the topic: where its records end
+  size_t snapshot_table_ = 0;                // the table of snapshot_[snapshot_next_ - 1]
   wal::Position snapshot_position_;
 };
 
