@@ -37,9 +37,29 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cp -r "$src/apps" "$tmp/apps"
+# The compatibility dialects' app (docs/DIALECTS.md; checks/dialects.mjs).
+mkdir -p "$tmp/apps/blog"
+cat > "$tmp/apps/blog/config.yaml" <<EOF
+app_id: blog
+schemas:
+  - schema.graphql
+EOF
+cat > "$tmp/apps/blog/schema.graphql" <<EOF
+type Post @table @export(name: "posts", rest: true, sse: true, ws: true) {
+  id: ID! @primaryKey
+  title: String!
+  published: Boolean
+}
+type Comment @table @export(name: "comments", rest: true, sse: true, ws: true) {
+  id: ID! @primaryKey
+  post_id: String
+  body: String!
+}
+EOF
 cat > "$tmp/server.yaml" <<EOF
 streams:
   sse_ping_ms: $ping_ms
+compat_app: blog
 EOF
 
 # Port 0: the server picks a free port and logs it in its "listening" line.
@@ -65,7 +85,7 @@ if [ -z "$addr" ]; then
 fi
 
 set +e
-node "$src/conformance/run.mjs" "http://$addr" --ping-ms "$ping_ms" "$@"
+node "$src/conformance/run.mjs" "http://$addr" --ping-ms "$ping_ms" --compat blog "$@"
 code=$?
 set -e
 if ! kill -0 "$pid" 2>/dev/null; then

@@ -4,7 +4,7 @@
 // server. It starts nothing; see README.md.
 //
 //   node conformance/run.mjs http://127.0.0.1:9996 [--app realtime-demo]
-//        [--table message] [--ping-ms N] [--only SUBSTRING]
+//        [--table message] [--ping-ms N] [--compat APP] [--only SUBSTRING]
 //
 // Exit code 0 only if every check passed (skips aside).
 
@@ -17,9 +17,10 @@ import { addSseChecks } from './checks/sse.mjs';
 import { addWsChecks } from './checks/ws.mjs';
 import { addPublishChecks } from './checks/publish.mjs';
 import { addSeedChecks } from './checks/seeds.mjs';
+import { addDialectChecks } from './checks/dialects.mjs';
 
 function parseArgs(argv) {
-  const opts = { app: 'realtime-demo', table: 'message', pingMs: null, only: null };
+  const opts = { app: 'realtime-demo', table: 'message', pingMs: null, only: null, compat: null };
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -31,6 +32,7 @@ function parseArgs(argv) {
     else if (a === '--table') opts.table = val();
     else if (a === '--ping-ms') opts.pingMs = Number(val());
     else if (a === '--only') opts.only = val();
+    else if (a === '--compat') opts.compat = val();
     else if (a === '-h' || a === '--help') usage();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else rest.push(a);
@@ -43,7 +45,7 @@ function parseArgs(argv) {
 
 function usage(msg) {
   if (msg) console.error(`run.mjs: ${msg}`);
-  console.error('usage: node conformance/run.mjs BASE_URL [--app APP] [--table TABLE] [--ping-ms N] [--only SUBSTRING]');
+  console.error('usage: node conformance/run.mjs BASE_URL [--app APP] [--table TABLE] [--ping-ms N] [--compat APP] [--only SUBSTRING]');
   process.exit(2);
 }
 
@@ -108,7 +110,7 @@ function makeContext({ track }) {
 
 const suite = new Suite({ filter: opts.only });
 console.log(`# eventide conformance: ${opts.base} app=${opts.app} table=${opts.table} run=${run}` +
-  (opts.pingMs ? ` ping-ms=${opts.pingMs}` : ''));
+  (opts.pingMs ? ` ping-ms=${opts.pingMs}` : '') + (opts.compat ? ` compat=${opts.compat}` : ''));
 console.log('# assumes it is the only writer to the server while it runs (positions are checked for contiguity)');
 
 suite.add('server.healthz', 'SPEC.md 12 (/healthz)', async () => {
@@ -120,6 +122,7 @@ addSeedChecks(suite);
 addSseChecks(suite);
 addWsChecks(suite);
 addPublishChecks(suite);
+addDialectChecks(suite);
 
 const started = Date.now();
 const ok = await suite.run(makeContext);

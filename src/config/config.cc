@@ -344,7 +344,8 @@ Status LoadServerConfig(const std::string& path, Server* out) {
                             {"sse_ping_ms", uint(&st.sse_ping_ms)},
                             {"ws_ping_ms", uint(&st.ws_ping_ms)},
                             {"ws_pong_timeout_ms", uint(&st.ws_pong_timeout_ms)},
-                            {"ws_max_message_bytes", bytes(&st.ws_max_message_bytes)}});
+                            {"ws_max_message_bytes", bytes(&st.ws_max_message_bytes)},
+                            {"snackbase_heartbeat_ms", uint(&st.snackbase_heartbeat_ms)}});
        }},
       {"limits",
        [&](const YAML::Node& v, const std::string&) {
@@ -371,7 +372,8 @@ Status LoadServerConfig(const std::string& path, Server* out) {
                                    ": limits.header_timeout_ms and idle_timeout_ms must be > 0");
   }
   if (out->streams.sse_ping_ms == 0 || out->streams.ws_ping_ms == 0 ||
-      out->streams.ws_pong_timeout_ms == 0 || l.stall_timeout_ms == 0 || l.output_bytes == 0) {
+      out->streams.ws_pong_timeout_ms == 0 || out->streams.snackbase_heartbeat_ms == 0 ||
+      l.stall_timeout_ms == 0 || l.output_bytes == 0) {
     return Status::InvalidArgument(f +
                                    ": streams timings, limits.stall_timeout_ms and "
                                    "limits.output_bytes must be > 0");

@@ -58,6 +58,8 @@ struct Streams {
   uint64_t ws_ping_ms = 5000;               // a WebSocket Ping frame this often
   uint64_t ws_pong_timeout_ms = 10000;      // closed when no Pong came for this long
   uint64_t ws_max_message_bytes = 1 << 20;  // a bigger client message closes 1009
+  // The SnackBase dialect's heartbeat message, as its document says (30 s).
+  uint64_t snackbase_heartbeat_ms = 30000;
 };
 
 struct Retention {

@@ -205,6 +205,21 @@ class Server::HttpConnection final : public net::ConnectionHandler,
   std::unique_ptr<stream::Stream> stream_;
 };
 
+stream::StreamTransport* Server::StreamTransportOf(const http::Session* s) {
+  auto it = sessions_.find(s->id());
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void Server::SetStreamIdentity(stream::StreamTransport* t, const config::App& app,
+                               std::string dialect, std::string subject) {
+  static_cast<HttpConnection*>(t)->set_identity({&app, std::move(dialect), std::move(subject)});
+}
+
+bool Server::SetPendingStream(const http::Session* s, std::unique_ptr<stream::Stream> st) {
+  auto it = sessions_.find(s->id());
+  return it != sessions_.end() && it->second->SetPendingStream(std::move(st));
+}
+
 // Reads the log for subscribers behind the head, on the libuv pool.
 class Server::PoolLogSource final : public stream::LogSource {
  public:
@@ -437,6 +452,8 @@ Status Server::Start() {
       EmitStreamHook(hook, t, topic, message_json);
     };
   }
+  s = SetUpCompat();
+  if (!s.ok()) return s;
   stream_ctx_.hub = hub_.get();
   stream_ctx_.projection = projection_.get();
   stream_ctx_.first_retained = [this] { return log_->first_position(); };
@@ -452,6 +469,7 @@ Status Server::Start() {
     so.ws_ping_ms = options_.streams.ws_ping_ms;
     so.ws_pong_timeout_ms = options_.streams.ws_pong_timeout_ms;
     so.ws_max_message_bytes = options_.streams.ws_max_message_bytes;
+    so.snackbase_heartbeat_ms = options_.streams.snackbase_heartbeat_ms;
   }
   durable_async_.data = this;
   uv_async_init(&loop_, &durable_async_,
@@ -543,6 +561,8 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   if (req.path.empty() || req.path[0] != '/' || !http::SplitPath(req.path, &seg)) {
     return RespondError(s, slot, 400, "bad_path", "the request path is not a valid URL path");
   }
+  // No app is called "api" (config.h): the compatibility dialects live there.
+  if (!seg.empty() && seg[0] == "api") return HandleCompat(s, slot, req, seg);
   if (req.upgrade) return StartWebSocket(s, slot, req, seg);
   if (seg.size() == 1 && seg[0] == "healthz") return Healthz(s, slot, req);
   if (seg.size() == 1 && seg[0] == "metrics") return MetricsPage(s, slot, req);
@@ -1143,8 +1163,15 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
   const stream::StreamStats& ss = stream_ctx_.stats;
   m += "# HELP eventide_subscribers Open streams, by dialect.\n"
        "# TYPE eventide_subscribers gauge\n";
-  m += "eventide_subscribers{dialect=\"sse\"} " + std::to_string(ss.sse_streams) + "\n";
-  m += "eventide_subscribers{dialect=\"ws\"} " + std::to_string(ss.ws_connections) + "\n";
+  // The compat dialects' streams are SSE streams and WebSocket connections
+  // too: each is counted under its own dialect only.
+  m += "eventide_subscribers{dialect=\"sse\"} " +
+       std::to_string(ss.sse_streams - ss.ayb_streams - ss.snackbase_sse_streams) + "\n";
+  m += "eventide_subscribers{dialect=\"ws\"} " +
+       std::to_string(ss.ws_connections - ss.snackbase_ws_connections) + "\n";
+  m += "eventide_subscribers{dialect=\"ayb\"} " + std::to_string(ss.ayb_streams) + "\n";
+  m += "eventide_subscribers{dialect=\"snackbase\"} " +
+       std::to_string(ss.snackbase_sse_streams + ss.snackbase_ws_connections) + "\n";
   line("eventide_subscriptions", "gauge", "Open subscriptions (topics followed).",
        ss.subscriptions);
   line("eventide_events_delivered_total", "counter", "Event frames sent to subscribers.",

@@ -18,6 +18,7 @@
 
 #include "src/auth/jwt.h"
 #include "src/config/config.h"
+#include "src/dialects/compat.h"
 #include "src/hooks/dispatcher.h"
 #include "src/http/session.h"
 #include "src/net/connection.h"
@@ -115,6 +116,23 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   // POST /{app}/graphql with Accept: text/event-stream (docs/GRAPHQL.md).
   void StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
                     const config::App& app, const AuthResult& auth);
+  // The compatibility dialects (SPEC section 7, docs/DIALECTS.md): every
+  // path under /api/ (compat.cc). Set up after the hub: the compat app and
+  // the dialects' hub formats; an unknown compat_app is a start-up error.
+  Status SetUpCompat();
+  void HandleCompat(http::Session* s, uint64_t slot, const http::Request& req,
+                    const std::vector<std::string>& segments);
+  void StartCompatSse(http::Session* s, uint64_t slot, const http::Request& req, bool ayb);
+  void StartSnackbaseWs(http::Session* s, uint64_t slot, const http::Request& req);
+  // The connection under `s` as a stream's transport (null when it is gone),
+  // and the stream that takes it over once the response head is out (false:
+  // it carries one already).
+  stream::StreamTransport* StreamTransportOf(const http::Session* s);
+  bool SetPendingStream(const http::Session* s, std::unique_ptr<stream::Stream> st);
+  // Who a stream on `t` is for, as its hooks tell (dialect: sse, ws,
+  // graphql, ayb, snackbase; subject "" = anonymous).
+  void SetStreamIdentity(stream::StreamTransport* t, const config::App& app, std::string dialect,
+                         std::string subject);
   const config::App* FindApp(std::string_view app_id) const;
   bool WritableTable(http::Responder* r, uint64_t slot, const stream::Topic& topic,
                      const config::App** app, const schema::Table** table);
@@ -148,6 +166,11 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   int log_reads_in_flight_ = 0;
   // One hub format per distinct GraphQL selection (Plan::key).
   std::unordered_map<std::string, size_t> graphql_formats_;
+  // The compat app (null when compat_app is unset) and its dialects' formats.
+  std::unique_ptr<dialects::CompatApp> compat_;
+  struct CompatFormats {
+    size_t ayb = 0, snackbase_sse = 0, snackbase_ws = 0;
+  } compat_formats_;
   std::unique_ptr<auth::Verifier> verifier_;  // null when no key is configured
   // Webhooks (SPEC section 9): null when no app has hooks.
   std::unique_ptr<hooks::Dispatcher> hooks_;

@@ -6,7 +6,10 @@
 namespace eventide::stream {
 
 bool Topic::Matches(const event::Event& e) const {
-  if (e.app != app || e.table != table) return false;
+  if (e.app != app || (ops & OpBit(e.op)) == 0) return false;
+  if (e.table != table) {
+    return std::find(more_tables.begin(), more_tables.end(), e.table) != more_tables.end();
+  }
   // A table-level publish (empty id) reaches the table topic only.
   return id.empty() || e.id == id;
 }
@@ -25,6 +28,17 @@ const policy::Row& EventRows::Fields(const policy::Policy& rule, bool prev) {
   cache_.push_back(Cached{&rule, prev, {}});
   rule.Extract(*d, &cache_.back().row);
   return cache_.back().row;
+}
+
+const policy::Bound* RuleFor(const Topic& topic, const Rules& rules, std::string_view table) {
+  if (rules.empty()) return nullptr;
+  size_t i = 0;
+  if (table != topic.table) {
+    for (size_t k = 0; k < topic.more_tables.size(); ++k) {
+      if (topic.more_tables[k] == table) i = k + 1;
+    }
+  }
+  return &rules[i < rules.size() ? i : 0];
 }
 
 Verdict Judge(const policy::Bound& rule, const event::Event& e, EventRows* rows) {
@@ -65,14 +79,24 @@ void Hub::TopicKey(std::string_view app, std::string_view table, std::string_vie
 }
 
 uint64_t Hub::Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after,
-                        const policy::Bound* rule) {
+                        const Rules* rules) {
   uint64_t id = next_id_++;
   Sub& s = subs_[id];
   s.topic = std::move(topic);
   s.format = format;
   s.sink = sink;
-  s.rule = rule;
+  s.rules = rules;
   TopicKey(s.topic.app, s.topic.table, s.topic.id, &s.key);
+  for (const std::string& t : s.topic.more_tables) {
+    std::string key;
+    TopicKey(s.topic.app, t, "", &key);
+    // Each table once: a subscriber indexed twice under one key would get
+    // its entries twice.
+    if (key == s.key || std::find(s.more_keys.begin(), s.more_keys.end(), key) != s.more_keys.end())
+      continue;
+    s.more_keys.push_back(std::move(key));
+  }
+  s.more_slots.assign(s.more_keys.size(), 0);
   s.cursor = after.value() > head_.value() ? head_ : after;
   if (s.cursor == head_) {
     GoLive(s);
@@ -87,17 +111,33 @@ void Hub::GoLive(Sub& s) {
   s.live = true;
   s.slot = list.size();
   list.push_back(&s);
+  for (size_t k = 0; k < s.more_keys.size(); ++k) {
+    LiveList& more = live_[s.more_keys[k]];
+    s.more_slots[k] = more.size();
+    more.push_back(&s);
+  }
 }
 
 void Hub::LeaveLive(Sub& s) {
   s.live = false;
   s.cursor = head_;
-  auto it = live_.find(s.key);
+  RemoveLive(s.key, s.slot);
+  for (size_t k = 0; k < s.more_keys.size(); ++k) RemoveLive(s.more_keys[k], s.more_slots[k]);
+}
+
+void Hub::RemoveLive(const std::string& key, size_t slot) {
+  auto it = live_.find(key);
   LiveList& list = it->second;
   // Swap-remove: the last one takes its place.
   Sub* moved = list.back();
-  list[s.slot] = moved;
-  moved->slot = s.slot;
+  list[slot] = moved;
+  if (moved->key == key) {
+    moved->slot = slot;
+  } else {
+    for (size_t k = 0; k < moved->more_keys.size(); ++k) {
+      if (moved->more_keys[k] == key) moved->more_slots[k] = slot;
+    }
+  }
   list.pop_back();
   if (list.empty()) live_.erase(it);
 }
@@ -150,27 +190,24 @@ void Hub::Publish(wal::Position p, const event::Event& e) {
     TopicKey(e.app, e.table, pass == 0 ? std::string_view() : e.id, &key_);
     auto it = live_.find(key_);
     if (it == live_.end()) continue;
-    LiveList& list = it->second;
-    for (size_t i = 0; i < list.size();) {
-      Sub& s = *list[i];
+    for (size_t i = 0; i < it->second.size();) {
+      Sub& s = *it->second[i];
+      if ((s.topic.ops & OpBit(e.op)) == 0) {
+        ++i;  // an operation it does not take: its cursor moves on all the same
+        continue;
+      }
       if (s.sink->pending_output_bytes() > max_output_bytes_) {
         // Over its output limit: it stops taking live frames and will read
         // this entry (and what follows) from the log once its connection
         // drains. Its cursor is the entry before this one.
-        const bool last = list.size() == 1;
-        s.live = false;
+        LeaveLive(s);  // the last one of this list takes its place at i
         s.cursor = before;
-        Sub* moved = list.back();
-        list[i] = moved;
-        moved->slot = i;
-        list.pop_back();
-        if (last) {
-          live_.erase(it);
-          break;
-        }
-        continue;  // the moved one is now at i
+        it = live_.find(key_);  // the list is gone when it was the last one
+        if (it == live_.end()) break;
+        continue;
       }
-      const Verdict v = s.rule != nullptr ? Judge(*s.rule, e, &rows) : Verdict::kDeliver;
+      const policy::Bound* rule = s.rules ? RuleFor(s.topic, *s.rules, e.table) : nullptr;
+      const Verdict v = rule != nullptr ? Judge(*rule, e, &rows) : Verdict::kDeliver;
       if (v == Verdict::kSkip) {
         ++i;
         continue;
@@ -221,7 +258,8 @@ void Hub::StartCatchUp(uint64_t id) {
       }
       if (sub.topic.Matches(e)) {
         EventRows rows(e);
-        const Verdict v = sub.rule != nullptr ? Judge(*sub.rule, e, &rows) : Verdict::kDeliver;
+        const policy::Bound* rule = sub.rules ? RuleFor(sub.topic, *sub.rules, e.table) : nullptr;
+        const Verdict v = rule != nullptr ? Judge(*rule, e, &rows) : Verdict::kDeliver;
         if (v != Verdict::kSkip) {
           sub.sink->Send(std::make_shared<const std::string>(
               formats_[sub.format](le.position, v == Verdict::kDeliver ? e : LeftView(e))));

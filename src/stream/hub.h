@@ -15,7 +15,9 @@
 // A live subscriber's cursor is the head (implicitly: entries that do not
 // match it need not touch it), so Publish visits only the live subscribers of
 // the entry's table topic and record topic, through an index by topic:
-// O(matching subscribers), not O(all subscribers).
+// O(matching subscribers), not O(all subscribers). A multi-table topic
+// (Topic::more_tables) is in the index once per table; an entry has one
+// table, so it still reaches that subscriber once.
 //
 // A live subscriber whose connection holds more than max_output_bytes stops
 // taking live frames (its cursor stays put) and catches up from the log once
@@ -31,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "src/event/event.h"
@@ -43,11 +46,25 @@ namespace eventide::stream {
 // One serialized frame, shared by every subscriber that receives it.
 using Frame = std::shared_ptr<const std::string>;
 
+// A bit per operation, for Topic::ops.
+constexpr uint8_t OpBit(event::Op op) { return static_cast<uint8_t>(1u << static_cast<int>(op)); }
+inline constexpr uint8_t kAllOps = 0xFF;
+
 // Which entries a subscription follows: a table topic (id empty) or a record
 // topic.
 struct Topic {
+  Topic() = default;
+  Topic(std::string app_id, std::string table_name, std::string record_id = {})
+      : app(std::move(app_id)), table(std::move(table_name)), id(std::move(record_id)) {}
   std::string app, table;  // table as the schema names it
   std::string id;          // "" = the whole table
+  // The compatibility dialects (docs/DIALECTS.md). A table topic may follow
+  // further whole tables of the same app with the same cursor, so one
+  // subscriber sees the entries of all its tables in position order; and a
+  // topic may take only some operations (OpBit of each). Native topics keep
+  // the defaults. REQUIRES: more_tables only with an empty id.
+  std::vector<std::string> more_tables;
+  uint8_t ops = kAllOps;
   bool Matches(const event::Event& e) const;
 };
 
@@ -90,6 +107,13 @@ class EventRows {
   std::vector<Cached> cache_;
 };
 
+// A subscriber's read rules bound to its reader, one per table of its topic
+// (topic.table first, then more_tables in order); empty: none.
+using Rules = std::vector<policy::Bound>;
+// The rule `rules` hold for an event of `table` under `topic`; null when
+// there are none. REQUIRES: rules is empty or has one per table of topic.
+const policy::Bound* RuleFor(const Topic& topic, const Rules& rules, std::string_view table);
+
 // How one subscriber with a read rule gets an event.
 enum class Verdict { kDeliver, kSkip, kLeftView };
 // An update the subscriber could see before and not after is a left_view
@@ -131,11 +155,11 @@ class Hub {
   Hub(LogSource* source, wal::Position head, size_t max_output_bytes, std::vector<Encoder> formats);
 
   // A subscriber that has seen everything up to `after` (a position past the
-  // head counts as the head). `rule`: its bound read rule, or null for
-  // none. REQUIRES: format < formats.size(); sink and rule outlive the
+  // head counts as the head). `rules`: its bound read rules, or null for
+  // none. REQUIRES: format < formats.size(); sink and rules outlive the
   // subscription (Unsubscribe before they go).
   uint64_t Subscribe(Topic topic, size_t format, Sink* sink, wal::Position after,
-                     const policy::Bound* rule = nullptr);
+                     const Rules* rules = nullptr);
   void Unsubscribe(uint64_t id);
 
   // The durable entry at `p`, in position order, after the projection
@@ -177,7 +201,7 @@ class Hub {
     Topic topic;
     size_t format = 0;
     Sink* sink;
-    const policy::Bound* rule = nullptr;  // null or empty: sees every event
+    const Rules* rules = nullptr;  // null or empty: sees every event
     // When not live: everything up to here was sent or did not match. A
     // live subscriber's cursor is the head.
     wal::Position cursor;
@@ -185,11 +209,16 @@ class Hub {
     bool reading = false;  // a catch-up read is in flight
     std::string key;       // its topic's index key
     size_t slot = 0;       // its place in live_[key] while live
+    // A multi-table topic is indexed under each further table's key too.
+    std::vector<std::string> more_keys;
+    std::vector<size_t> more_slots;  // its place in live_[more_keys[k]]
   };
   static void TopicKey(std::string_view app, std::string_view table, std::string_view id,
                        std::string* out);
   void GoLive(Sub& s);
   void LeaveLive(Sub& s);
+  // Takes the live subscriber at live_[key][slot] out of that list.
+  void RemoveLive(const std::string& key, size_t slot);
   void StartCatchUp(uint64_t id);
   void CatchUpFailed(uint64_t id, Sink* sink, const Status& status);
 

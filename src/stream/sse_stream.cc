@@ -36,7 +36,7 @@ SseFramedStream::~SseFramedStream() {
 void SseFramedStream::StartTimers() {
   const int64_t now = ctx_->now_ms();
   stall_.Progress(now);
-  next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
+  next_ping_ms_ = now + static_cast<int64_t>(heartbeat_ms());
   ArmTimer();
 }
 
@@ -53,7 +53,7 @@ void SseFramedStream::ArmTimer() {
   const StreamOptions& o = ctx_->options;
   // One timer for both duties: the heartbeat, and noticing a stalled client
   // within a quarter of stall_timeout.
-  uint64_t tick = std::min(o.sse_ping_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50));
+  uint64_t tick = std::min(heartbeat_ms(), std::max<uint64_t>(o.stall_timeout_ms / 4, 50));
   const int64_t auth_left = AuthLeftMs(*ctx_);
   if (auth_left >= 0) tick = std::min<uint64_t>(tick, static_cast<uint64_t>(auth_left) + 1);
   t_->SetTimer(tick);
@@ -83,7 +83,7 @@ void SseFramedStream::OnTimer() {
   }
   if (now >= next_ping_ms_) {
     t_->SendShared(Heartbeat());
-    next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.sse_ping_ms);
+    next_ping_ms_ = now + static_cast<int64_t>(heartbeat_ms());
   }
   ArmTimer();
 }

@@ -57,6 +57,8 @@ class SseFramedStream : public Stream, public Notices {
   void StartTimers();
   // The heartbeat: the same bytes for every stream of the dialect.
   virtual const Frame& Heartbeat() const = 0;
+  // How often it is sent.
+  virtual uint64_t heartbeat_ms() const { return ctx_->options.sse_ping_ms; }
   // Sent at shutdown before the connection closes.
   virtual void SayGoodbye() {}
   // Sent when the token expired, before the stream ends.

@@ -55,6 +55,8 @@ struct StreamOptions {
   uint64_t ws_pong_timeout_ms = 10000;
   uint64_t ws_max_message_bytes = 1 << 20;
   uint64_t max_subscriptions = 100;  // per WebSocket connection
+  // The SnackBase dialect's heartbeat (its document: every 30 s).
+  uint64_t snackbase_heartbeat_ms = 30000;
 };
 
 // Counters for /metrics (SPEC section 10).
@@ -71,6 +73,11 @@ struct StreamStats {
   uint64_t ws_protocol_closes = 0;    // closed 1002/1003/1007/1009
   uint64_t ws_client_errors = 0;      // client messages answered with an error
   uint64_t token_expired_closed = 0;  // streams ended because their token expired
+  // The compatibility dialects' streams (docs/DIALECTS.md), counted in
+  // sse_streams / ws_connections too.
+  uint64_t ayb_streams = 0;               // open AYB SSE streams
+  uint64_t snackbase_sse_streams = 0;     // open SnackBase SSE streams
+  uint64_t snackbase_ws_connections = 0;  // open SnackBase WebSocket connections
 };
 
 // What every stream on the loop shares. REQUIRES: every pointer outlives

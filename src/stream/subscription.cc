@@ -43,6 +43,13 @@ void Subscription::BeginSnapshot() {
   // stream that follows from that position continues it exactly.
   snapshot_position_ = ctx_->hub->head();
   snapshot_ = RetainedRecords(*ctx_->projection, topic_);
+  snapshot_table_ends_.assign(1, snapshot_.size());
+  for (const std::string& table : topic_.more_tables) {
+    for (projection::RecordPtr& r : RetainedRecords(*ctx_->projection, Topic(topic_.app, table)))
+      snapshot_.push_back(std::move(r));
+    snapshot_table_ends_.push_back(snapshot_.size());
+  }
+  snapshot_table_ = 0;
   snapshot_next_ = 0;
   snapshotting_ = true;
   ContinueSnapshot();
@@ -53,11 +60,12 @@ void Subscription::ContinueSnapshot() {
   // output limit of memory, not the whole table's bytes.
   while (snapshot_next_ < snapshot_.size() &&
          t_->pending_output_bytes() < ctx_->options.output_limit) {
+    while (snapshot_next_ >= snapshot_table_ends_[snapshot_table_]) ++snapshot_table_;
     const projection::Record& r = *snapshot_[snapshot_next_++];
-    if (!rule_.empty()) {
+    if (const policy::Bound* rule = RuleFor(snapshot_table_); rule != nullptr && !rule->empty()) {
       rapidjson::Document d;
       d.Parse(r.json().data(), r.json().size());
-      if (d.HasParseError() || !rule_.AllowsRecord(d, &row_)) continue;
+      if (d.HasParseError() || !rule->AllowsRecord(d, &row_)) continue;
     }
     notices_->OnRetained(*this, r);
     ++ctx_->stats.retained_sent;
@@ -73,7 +81,7 @@ void Subscription::ContinueSnapshot() {
 void Subscription::Follow(wal::Position after) {
   if (stopped_) return;
   if (hub_id_ != 0) ctx_->hub->Unsubscribe(hub_id_);
-  hub_id_ = ctx_->hub->Subscribe(topic_, format_, this, after, &rule_);
+  hub_id_ = ctx_->hub->Subscribe(topic_, format_, this, after, &rules_);
 }
 
 void Subscription::Stop() {

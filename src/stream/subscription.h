@@ -57,11 +57,19 @@ class Subscription final : public Sink {
   // Its reader's bound read rule (SPEC section 8): events and retained
   // records the rule does not admit are not sent. May change while it runs
   // (a WebSocket's new token); takes effect from the next event.
-  void set_rule(policy::Bound rule) { rule_ = std::move(rule); }
-  const policy::Bound& rule() const { return rule_; }
+  // A topic of one table has one rule; one of several tables one per table
+  // (Rules).
+  void set_rule(policy::Bound rule) { rules_ = {std::move(rule)}; }
+  void set_rules(Rules rules) { rules_ = std::move(rules); }
+  const Rules& rules() const { return rules_; }
 
   const Topic& topic() const { return topic_; }
   const std::string& name() const { return name_; }
+  // During OnRetained: the table (as the schema names it) of the record given.
+  // A multi-table topic's snapshot holds its tables' records table by table.
+  const std::string& retained_table() const {
+    return snapshot_table_ == 0 ? topic_.table : topic_.more_tables[snapshot_table_ - 1];
+  }
 
   // Sink
   void Send(const Frame& frame) override;
@@ -79,13 +87,19 @@ class Subscription final : public Sink {
   Topic topic_;
   std::string name_;
   size_t format_;
-  policy::Bound rule_;   // the hub holds a pointer to it
+  Rules rules_;          // the hub holds a pointer to it
+  // The rule for the `i`th table of the topic (null: none).
+  const policy::Bound* RuleFor(size_t i) const {
+    return rules_.empty() ? nullptr : &rules_[i < rules_.size() ? i : 0];
+  }
   policy::Row row_;      // scratch for judging retained records
   uint64_t hub_id_ = 0;  // 0: not in the hub
   bool stopped_ = false;
   bool snapshotting_ = false;
   std::vector<projection::RecordPtr> snapshot_;
   size_t snapshot_next_ = 0;
+  std::vector<size_t> snapshot_table_ends_;  // per table of the topic: where its records end
+  size_t snapshot_table_ = 0;                // the table of snapshot_[snapshot_next_ - 1]
   wal::Position snapshot_position_;
 };
 

@@ -167,10 +167,14 @@ void WsStream::Start(std::string_view early) {
   stall_.Progress(now);
   next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.ws_ping_ms);
   ArmTimer();
+  Open();
+  if (!early.empty()) OnData(early);
+}
+
+void WsStream::Open() {
   // The URL's topic is followed from the first moment: everything written
   // after the 101 reaches the client.
   Subscribe(req_.own.name, req_.resume, req_.retained, "");
-  if (!early.empty()) OnData(early);
 }
 
 size_t WsStream::RecvInto(uint8_t* buf, size_t len) {
@@ -381,7 +385,11 @@ void WsStream::AuthAction(const rapidjson::Value& msg, const std::string& ref) {
   req_.who.subject = check.subject;
   req_.who.claims_json = check.claims_json;
   // Read rules judge by the token presented now.
-  for (auto& [name, sub] : subs_) sub->set_rule(sub->rule().Rebind(req_.who));
+  for (auto& [name, sub] : subs_) {
+    Rules rules = sub->rules();
+    for (policy::Bound& r : rules) r = r.Rebind(req_.who);
+    sub->set_rules(std::move(rules));
+  }
   auth_deadline_wall_ms_ = check.deadline_wall_ms;
   ArmTimer();
   msg_.assign(R"({"type":"authenticated","exp":)").append(std::to_string(check.exp_s));
@@ -599,6 +607,7 @@ void WsStream::ArmTimer() {
   uint64_t tick = std::min(
       {o.ws_ping_ms, o.ws_pong_timeout_ms, std::max<uint64_t>(o.stall_timeout_ms / 4, 50)});
   if (closing_) tick = std::min<uint64_t>(tick, kCloseGraceMs / 4);
+  tick = std::min(tick, TickLimitMs());
   const int64_t auth_left = AuthLeftMs(*ctx_);
   if (auth_left >= 0) tick = std::min<uint64_t>(tick, static_cast<uint64_t>(auth_left) + 1);
   t_->SetTimer(tick);
@@ -640,6 +649,7 @@ void WsStream::OnTimer() {
     if (awaiting_pong_since_ms_ == 0) awaiting_pong_since_ms_ = now;
     next_ping_ms_ = now + static_cast<int64_t>(ctx_->options.ws_ping_ms);
   }
+  OnTick(now);
   ArmTimer();
 }
 

@@ -107,7 +107,11 @@ bool ValidWebSocketKey(std::string_view key);
 // RFC 6455 section 4.2.2: base64(SHA-1(key + GUID)).
 std::string WebSocketAccept(std::string_view key);
 
-class WsStream final : public Stream, public Notices, public http::Responder {
+// The native dialect's connection; a dialect with other messages (SnackBase,
+// src/dialects) derives from it and keeps its framing, Pings, close codes and
+// back-pressure: it overrides Open and HandleText (and OnTick for a duty of
+// its own), and keeps its subscriptions in subs_.
+class WsStream : public Stream, public Notices, public http::Responder {
  public:
   // REQUIRES: ctx, transport and host outlive the stream.
   WsStream(StreamContext* ctx, StreamTransport* transport, WsHost* host, WsRequest request);
@@ -132,7 +136,15 @@ class WsStream final : public Stream, public Notices, public http::Responder {
   uint64_t id() const override { return req_.connection_id; }
   void Respond(uint64_t slot, const http::ResponseHead& head, std::string_view body) override;
 
- private:
+ protected:
+  // What the connection follows from the start (after the 101): the URL's
+  // topic.
+  virtual void Open();
+  // A dialect's periodic duty: OnTick runs on each timer tick of an open
+  // connection, which comes at least every TickLimitMs.
+  virtual void OnTick(int64_t now_ms) { (void)now_ms; }
+  virtual uint64_t TickLimitMs() const { return UINT64_MAX; }
+
   friend struct WsCallbacks;
   // wslay's callbacks: input from OnData, output to the transport, and each
   // complete message.
@@ -147,7 +159,7 @@ class WsStream final : public Stream, public Notices, public http::Responder {
     std::string id;           // the record's id when known before the answer
     std::string primary_key;  // else: read it from the answered record
   };
-  void HandleText(std::string_view text);
+  virtual void HandleText(std::string_view text);
   void SubscribeAction(const rapidjson::Value& msg, const std::string& topic_name,
                        const std::string& ref);
   // {"action":"auth","token":…}: a new token extends the connection.

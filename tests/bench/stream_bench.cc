@@ -140,11 +140,11 @@ void PublishRuled(benchmark::State& state) {
   NoLog log;
   Hub hub(&log, wal::Position(), 1 << 20, AllFormats());
   std::vector<std::unique_ptr<QueueSink>> sinks;
-  std::vector<std::unique_ptr<policy::Bound>> rules;
+  std::vector<std::unique_ptr<Rules>> rules;
   for (int i = 0; i < n; ++i) {
     sinks.push_back(std::make_unique<QueueSink>());
-    rules.push_back(std::make_unique<policy::Bound>(
-        rule->Bind(R"({"sub":"user-)" + std::to_string(i) + R"("})")));
+    rules.push_back(std::make_unique<Rules>(
+        Rules{rule->Bind(R"({"sub":"user-)" + std::to_string(i) + R"("})")}));
     hub.Subscribe(Topic{"realtime-demo", "Message", ""}, kSseFormat, sinks.back().get(),
                   wal::Position(), rules.back().get());
   }
