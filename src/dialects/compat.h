@@ -57,8 +57,8 @@ class CompatApp {
 
 // One table a request follows.
 struct CompatTable {
-  std::string name;         // as the schema names it (in events and topics)
-  std::string export_name;  // as the dialect's clients name it
+  std::string name;                                 // as the schema names it (in events and topics)
+  std::string export_name;                          // as the dialect's clients name it
   std::shared_ptr<const policy::Policy> read_rule;  // the table's (null: none)
 };
 

@@ -87,7 +87,7 @@ class Subscription final : public Sink {
   Topic topic_;
   std::string name_;
   size_t format_;
-  Rules rules_;          // the hub holds a pointer to it
+  Rules rules_;  // the hub holds a pointer to it
   // The rule for the `i`th table of the topic (null: none).
   const policy::Bound* RuleFor(size_t i) const {
     return rules_.empty() ? nullptr : &rules_[i < rules_.size() ? i : 0];

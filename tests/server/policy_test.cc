@@ -81,7 +81,7 @@ class RowPolicyTest : public ::testing::Test {
     server_.WriteFile("apps/blog/config.yaml",
                       "app_id: blog\nauth: required\nschemas:\n  - s.graphql\n");
     server_.WriteFile("apps/blog/s.graphql", kPostSchema);
-    server_.WriteFile("server.yaml", "jwt_secret: " + kSecret + "\n");
+    server_.WriteFile("server.yaml", "jwt_secret: " + kSecret + "\ncompat_app: blog\n");
     ASSERT_GT(server_.Start({"--config", server_.dir() + "/server.yaml"}), 0) << server_.log();
   }
   HttpResponse As(const std::string& who, const std::string& method, const std::string& path,
@@ -140,6 +140,7 @@ TEST_F(RowPolicyTest, WritesMustPassTheWriteRuleBeforeAndAfter) {
 TEST_F(RowPolicyTest, SseEventsAreJudgedPerSubscriberWithLeftViewDeletes) {
   SseConn bob(server_.port(), "/blog/Post?stream=sse&retained=true", {Bearer(Token("bob"))});
   SseConn ann(server_.port(), "/blog/Post?stream=sse&retained=true", {Bearer(Token("ann"))});
+  SseConn bob_ayb(server_.port(), "/api/realtime?tables=post&token=" + Token("bob"));
   ASSERT_TRUE(bob.WaitFor([](const auto& ev) { return Has(ev, "synced"); }));
   ASSERT_TRUE(ann.WaitFor([](const auto& ev) { return Has(ev, "synced"); }));
   // 1 a draft; 2 published; 3 unpublished again; 4 deleted as a draft;
@@ -164,6 +165,13 @@ TEST_F(RowPolicyTest, SseEventsAreJudgedPerSubscriberWithLeftViewDeletes) {
   EXPECT_EQ(b[1], R"(delete {"id":"a","reason":"left_view"})");
   EXPECT_NE(b[2].find(R"("id":"end")"), std::string::npos);
   EXPECT_EQ(bob.events()[bob.events().size() - 1].last_event_id, "5");
+  // The AYB dialect says the same with its own shapes.
+  ASSERT_TRUE(bob_ayb.WaitFor([](const auto& ev) { return Has(ev, R"("id":"end")"); }));
+  std::vector<std::string> ayb = Delivered(bob_ayb.events());
+  ASSERT_EQ(ayb.size(), 3u) << ::testing::PrintToString(ayb);
+  EXPECT_NE(ayb[1].find(R"("action":"delete")"), std::string::npos) << ayb[1];
+  EXPECT_NE(ayb[1].find(R"("published":true)"), std::string::npos) << "the last state bob saw";
+  EXPECT_NE(ayb[1].find(R"("reason":"left_view")"), std::string::npos) << ayb[1];
 
   // Resuming from the start is judged against the token presented now: bob
   // gets the same three from the log, ann her five.
@@ -233,7 +241,8 @@ class TenantTest : public ::testing::Test {
     server_.WriteFile("apps/crm/s.graphql",
                       "type Deal @table @export(rest: true, sse: true, ws: true) {\n"
                       "  id: ID! @primaryKey\n  name: String\n}\n");
-    server_.WriteFile("server.yaml", "jwt_secret: " + kSecret + "\n");
+    // The compatibility dialects serve this app too.
+    server_.WriteFile("server.yaml", "jwt_secret: " + kSecret + "\ncompat_app: crm\n");
     ASSERT_GT(server_.Start({"--config", server_.dir() + "/server.yaml"}), 0) << server_.log();
   }
   HttpResponse As(const std::string& token, const std::string& method, const std::string& path,
@@ -260,6 +269,16 @@ TEST_F(TenantTest, NoReadEventOrWriteCrossesTenants) {
                       "Content-Length: " + std::to_string(query.size()), Bearer(globex_)},
                      0, "POST", query);
   ASSERT_EQ(globex_gql.head().status, 200);
+  // The dialects: AYB SSE, SnackBase SSE and WebSocket.
+  SseConn globex_ayb(server_.port(), "/api/realtime?tables=deal&token=" + globex_);
+  ASSERT_EQ(globex_ayb.head().status, 200) << globex_ayb.head().body;
+  SseConn globex_snack_sse(server_.port(), "/api/v1/realtime/subscribe?collection=deal",
+                           {Bearer(globex_)});
+  ASSERT_EQ(globex_snack_sse.head().status, 200) << globex_snack_sse.head().body;
+  WsConn globex_snack_ws(server_.port(), "/api/v1/realtime/ws?token=" + globex_);
+  ASSERT_TRUE(globex_snack_ws.upgraded());
+  globex_snack_ws.SendText(R"({"action":"subscribe","collection":"deal"})");
+  ASSERT_NE(globex_snack_ws.NextText().find("subscribed"), std::string::npos);
 
   // Acme writes a record; it is stamped with acme's tenant.
   HttpResponse made = As(acme_, "PUT", "/crm/Deal/a1", R"({"name":"acme deal"})");
@@ -309,6 +328,18 @@ TEST_F(TenantTest, NoReadEventOrWriteCrossesTenants) {
   EXPECT_FALSE(Has(globex_gql.events(), "a1"));
   std::vector<std::string> ws = globex_ws.TextsUntil(R"("id":"g2")");
   for (const std::string& t : ws) EXPECT_EQ(t.find("acme"), std::string::npos) << t;
+  ASSERT_TRUE(globex_ayb.WaitFor(until_g2));
+  EXPECT_FALSE(Has(globex_ayb.events(), "acme"));
+  ASSERT_TRUE(globex_snack_sse.WaitFor(until_g2));
+  EXPECT_FALSE(Has(globex_snack_sse.events(), "acme"));
+  for (const std::string& t : globex_snack_ws.TextsUntil(R"("id":"g2")")) {
+    EXPECT_EQ(t.find("acme"), std::string::npos) << t;
+  }
+  // Resumes in the dialects are judged the same way.
+  SseConn ayb_again(server_.port(), "/api/realtime?tables=deal&token=" + globex_,
+                    {"Last-Event-ID: 0"});
+  ASSERT_TRUE(ayb_again.WaitFor(until_g2));
+  EXPECT_FALSE(Has(ayb_again.events(), "acme"));
   globex_record.Drain(milliseconds(300));
   EXPECT_FALSE(Has(globex_record.events(), "acme")) << "a record topic is judged too";
   ASSERT_TRUE(acme_sse.WaitFor([](const auto& ev) { return Has(ev, "acme only"); }));
