@@ -20,7 +20,8 @@ using hooks::testing::ReceivedRequest;
 using hooks::testing::Receiver;
 using hooks::testing::StatusResponse;
 
-// The received bodies of one hook, parsed.
+// The received bodies of one hook (in the order they arrived: deliveries
+// run concurrently, so not necessarily the order they were made in).
 std::vector<std::string> Bodies(const Receiver& r, const std::string& hook) {
   std::vector<std::string> out;
   for (const ReceivedRequest& q : r.requests()) {
@@ -77,18 +78,24 @@ TEST(HooksTest, EveryHookPostsItsEventToTheReceiver) {
   ASSERT_EQ(connects.size(), 1u);
   EXPECT_NE(connects[0].find(R"("dialect":"ws")"), std::string::npos) << connects[0];
   EXPECT_NE(connects[0].find(R"("remote":"127.0.0.1:)"), std::string::npos) << connects[0];
+  auto any = [](const std::vector<std::string>& bodies, const std::string& needle) {
+    for (const std::string& b : bodies) {
+      if (b.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  };
   const std::vector<std::string> subs = Bodies(ok, "on_realtime_subscribe");
   ASSERT_EQ(subs.size(), 2u);
-  EXPECT_NE(subs[0].find(R"("topic":"Note")"), std::string::npos) << subs[0];
-  EXPECT_NE(subs[1].find(R"("topic":"Note/n1")"), std::string::npos) << subs[1];
+  EXPECT_TRUE(any(subs, R"("topic":"Note")")) << ::testing::PrintToString(subs);
+  EXPECT_TRUE(any(subs, R"("topic":"Note/n1")")) << ::testing::PrintToString(subs);
   // The ping is not a message; the subscribe and the publish are.
   const std::vector<std::string> msgs = Bodies(ok, "on_realtime_message");
   ASSERT_EQ(msgs.size(), 2u) << ::testing::PrintToString(msgs);
-  EXPECT_NE(msgs[1].find(R"("message":{"hello":"everyone"})"), std::string::npos) << msgs[1];
+  EXPECT_TRUE(any(msgs, R"("message":{"hello":"everyone"})")) << ::testing::PrintToString(msgs);
   EXPECT_EQ(Bodies(ok, "on_realtime_unsubscribe").size(), 2u) << "closing ends both";
   // The publish was a write too.
   ASSERT_TRUE(Eventually([&] { return Bodies(ok, "on_write").size() == 2; }));
-  EXPECT_NE(Bodies(ok, "on_write")[1].find(R"("op":"publish")"), std::string::npos);
+  EXPECT_TRUE(any(Bodies(ok, "on_write"), R"("op":"publish")"));
 
   // An SSE stream says so in its connect.
   {
@@ -96,7 +103,7 @@ TEST(HooksTest, EveryHookPostsItsEventToTheReceiver) {
     ASSERT_TRUE(sse.WaitFor([](const auto& ev) { return !ev.empty(); }));
   }
   ASSERT_TRUE(Eventually([&] { return Bodies(ok, "on_realtime_disconnect").size() == 2; }));
-  EXPECT_NE(Bodies(ok, "on_realtime_connect")[1].find(R"("dialect":"sse")"), std::string::npos);
+  EXPECT_TRUE(any(Bodies(ok, "on_realtime_connect"), R"("dialect":"sse")"));
   std::string metrics = server.Call("GET", "/metrics").body;
   EXPECT_EQ(metrics.find("eventide_hook_deliveries_total 0\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("eventide_hook_dropped_total 0\n"), std::string::npos) << metrics;
