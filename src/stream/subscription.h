@@ -59,7 +59,14 @@ class Subscription final : public Sink {
   // (a WebSocket's new token); takes effect from the next event.
   // A topic of one table has one rule; one of several tables one per table
   // (Rules).
-  void set_rule(policy::Bound rule) { rules_ = {std::move(rule)}; }
+  void set_rule(policy::Bound rule) {
+    // No rule: none to look up per event (the common case stays free).
+    if (rule.empty()) {
+      rules_.clear();
+    } else {
+      rules_ = {std::move(rule)};
+    }
+  }
   void set_rules(Rules rules) { rules_ = std::move(rules); }
   const Rules& rules() const { return rules_; }
 
