@@ -81,7 +81,12 @@ void Subscription::ContinueSnapshot() {
 void Subscription::Follow(wal::Position after) {
   if (stopped_) return;
   if (hub_id_ != 0) ctx_->hub->Unsubscribe(hub_id_);
-  hub_id_ = ctx_->hub->Subscribe(topic_, format_, this, after, &rules_);
+  hub_id_ = 0;
+  const uint64_t id = ctx_->hub->Subscribe(topic_, format_, this, after, &rules_);
+  // A LogSource may answer inside Subscribe (LogSource allows it; tests and
+  // fuzzers do): when that catch-up failed, OnCatchUpFailed has dropped `id`
+  // and started over already, and hub_id_ is what that made.
+  if (id != failed_id_) hub_id_ = id;
 }
 
 void Subscription::Stop() {
@@ -108,11 +113,12 @@ void Subscription::Send(const Frame& frame) {
   t_->SendShared(frame);
 }
 
-void Subscription::OnCatchUpFailed(uint64_t, const Status& status) {
+void Subscription::OnCatchUpFailed(uint64_t id, const Status& status) {
   // Its position went out of the log while it caught up (retention), or the
   // log could not be read: reset, and start again from the snapshot.
-  ctx_->hub->Unsubscribe(hub_id_);
-  hub_id_ = 0;
+  ctx_->hub->Unsubscribe(id);
+  failed_id_ = id;
+  if (hub_id_ == id) hub_id_ = 0;
   if (stopped_) return;
   ++ctx_->stats.resets;
   notices_->OnReset(*this, status.IsNotFound() ? "expired" : "unknown", ctx_->hub->head());

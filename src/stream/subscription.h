@@ -99,8 +99,9 @@ class Subscription final : public Sink {
   const policy::Bound* RuleFor(size_t i) const {
     return rules_.empty() ? nullptr : &rules_[i < rules_.size() ? i : 0];
   }
-  policy::Row row_;      // scratch for judging retained records
-  uint64_t hub_id_ = 0;  // 0: not in the hub
+  policy::Row row_;         // scratch for judging retained records
+  uint64_t hub_id_ = 0;     // 0: not in the hub
+  uint64_t failed_id_ = 0;  // the last hub id whose catch-up failed
   bool stopped_ = false;
   bool snapshotting_ = false;
   std::vector<projection::RecordPtr> snapshot_;
