@@ -51,6 +51,18 @@ Verdict Judge(const policy::Bound& rule, const event::Event& e, EventRows* rows)
   return Verdict::kSkip;
 }
 
+Verdict JudgeFor(const Topic& topic, const Rules* rules, const event::Event& e, EventRows* rows) {
+  const policy::Bound* rule = rules != nullptr ? RuleFor(topic, *rules, e.table) : nullptr;
+  if (rule == nullptr) return Verdict::kDeliver;
+  const Verdict v = Judge(*rule, e, rows);
+  // A left_view is a delete: a topic that takes no deletes (a SnackBase
+  // operations filter) does not get it either.
+  if (v == Verdict::kLeftView && (topic.ops & OpBit(event::Op::kDelete)) == 0) {
+    return Verdict::kSkip;
+  }
+  return v;
+}
+
 event::Event LeftView(const event::Event& e) {
   event::Event d = e;
   d.op = event::Op::kDelete;
@@ -206,8 +218,7 @@ void Hub::Publish(wal::Position p, const event::Event& e) {
         if (it == live_.end()) break;
         continue;
       }
-      const policy::Bound* rule = s.rules ? RuleFor(s.topic, *s.rules, e.table) : nullptr;
-      const Verdict v = rule != nullptr ? Judge(*rule, e, &rows) : Verdict::kDeliver;
+      const Verdict v = JudgeFor(s.topic, s.rules, e, &rows);
       if (v == Verdict::kSkip) {
         ++i;
         continue;
@@ -258,8 +269,7 @@ void Hub::StartCatchUp(uint64_t id) {
       }
       if (sub.topic.Matches(e)) {
         EventRows rows(e);
-        const policy::Bound* rule = sub.rules ? RuleFor(sub.topic, *sub.rules, e.table) : nullptr;
-        const Verdict v = rule != nullptr ? Judge(*rule, e, &rows) : Verdict::kDeliver;
+        const Verdict v = JudgeFor(sub.topic, sub.rules, e, &rows);
         if (v != Verdict::kSkip) {
           sub.sink->Send(std::make_shared<const std::string>(
               formats_[sub.format](le.position, v == Verdict::kDeliver ? e : LeftView(e))));

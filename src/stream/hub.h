@@ -121,6 +121,11 @@ enum class Verdict { kDeliver, kSkip, kLeftView };
 // every other event is delivered when the rule admits its data.
 Verdict Judge(const policy::Bound& rule, const event::Event& e, EventRows* rows);
 
+// Judge with the rule `rules` hold for the event's table under `topic`
+// (kDeliver without one); a left_view goes only to a topic that takes
+// deletes.
+Verdict JudgeFor(const Topic& topic, const Rules* rules, const event::Event& e, EventRows* rows);
+
 // The event a subscriber gets for kLeftView: a delete of the record's state
 // before the update, with reason "left_view". Views `e`.
 event::Event LeftView(const event::Event& e);
