@@ -351,6 +351,27 @@ TEST_F(TenantTest, NoReadEventOrWriteCrossesTenants) {
   EXPECT_FALSE(Has(globex_again.events(), "acme"));
 }
 
+TEST_F(RowPolicyTest, SnackbaseSubscribersGetLeftViewUnlessTheyTakeNoDeletes) {
+  WsConn all(server_.port(), "/api/v1/realtime/ws?token=" + Token("bob"));
+  WsConn no_deletes(server_.port(), "/api/v1/realtime/ws?token=" + Token("bob"));
+  ASSERT_TRUE(all.upgraded() && no_deletes.upgraded());
+  all.SendText(R"({"action":"subscribe","collection":"post"})");
+  no_deletes.SendText(
+      R"({"action":"subscribe","collection":"post","operations":["create","update"]})");
+  ASSERT_NE(all.NextText().find("subscribed"), std::string::npos);
+  ASSERT_NE(no_deletes.NextText().find("subscribed"), std::string::npos);
+  ASSERT_EQ(As("ann", "PUT", "/blog/Post/a", R"({"author":"ann","published":true})").status, 201);
+  ASSERT_EQ(As("ann", "PATCH", "/blog/Post/a", R"({"published":false})").status, 200);
+  ASSERT_EQ(As("bob", "PUT", "/blog/Post/end", R"({"author":"bob"})").status, 201);
+  std::vector<std::string> a = all.TextsUntil(R"("id":"end")");
+  ASSERT_EQ(a.size(), 3u) << ::testing::PrintToString(a);
+  EXPECT_NE(a[1].find(R"("type":"Post.delete")"), std::string::npos) << a[1];
+  EXPECT_NE(a[1].find(R"("reason":"left_view")"), std::string::npos) << a[1];
+  std::vector<std::string> n = no_deletes.TextsUntil(R"("id":"end")");
+  ASSERT_EQ(n.size(), 2u) << ::testing::PrintToString(n);
+  EXPECT_EQ(n[1].find("left_view"), std::string::npos) << n[1];
+}
+
 TEST(RowPolicyStartupTest, ABadRuleStopsStartUpNamingTheTypeAndColumn) {
   ServerProcess server;
   server.WriteFile("apps/blog/config.yaml", "app_id: blog\nschemas:\n  - s.graphql\n");
