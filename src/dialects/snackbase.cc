@@ -199,7 +199,7 @@ std::unique_ptr<stream::Subscription> SnackbaseWsStream::NewSubscription(const s
   topic.ops = ops;
   auto sub = std::make_unique<stream::Subscription>(ctx_, t_, this, std::move(topic),
                                                     table.export_name, format_);
-  if (table.read_rule) sub->set_rule(table.read_rule->Bind(auth_.principal()));
+  if (table.read_rule) sub->set_rule(table.read_rule->Bind(req_.who));  // current after an auth action
   return sub;
 }
 
