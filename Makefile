@@ -24,7 +24,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/src/server/eventide serve $(RUN_ARGS)
+	$(BUILD)/src/server/eventide serve --config eventide.yaml $(RUN_ARGS)
 
 test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
