@@ -11,6 +11,7 @@ packages=(
   libwslay-dev                      # WebSocket framing
   libssl-dev                        # TLS, JWT, certificates
   libxxhash-dev                     # WAL checksums (XXH3)
+  zlib1g-dev                        # gzip of static files, once at start-up
   rapidjson-dev                     # JSON
   libyaml-cpp-dev                   # config.yaml
   libcli11-dev                      # command-line parsing

@@ -83,6 +83,12 @@ void AppendHead(const ResponseHead& head, std::string* out, bool close) {
 
 void AppendResponse(const ResponseHead& head, std::string_view body, std::string* out, bool close) {
   AppendHead(head, out, close);
+  // 204 and 304 have no body, and a Content-Length on them would describe
+  // one (RFC 9110 sections 8.6 and 15.4.5).
+  if (head.status == 204 || head.status == 304) {
+    out->append("\r\n");
+    return;
+  }
   out->append("content-length: ");
   char num[24];
   auto r = std::to_chars(num, num + sizeof(num), body.size());

@@ -533,10 +533,8 @@ Status Server::LoadStaticFiles() {
       std::ifstream in(it->path(), std::ios::binary);
       std::ostringstream body;
       body << in.rdbuf();
-      StaticFile f;
-      f.body = body.str();
-      f.content_type = std::string(http::ContentTypeFor(rel));
-      total += f.body.size();
+      http::StaticFile f = http::MakeStaticFile(rel, body.str());
+      total += f.body.size() + f.gzip.size();
       if (total > kMaxStaticBytes) {
         return Status::InvalidArgument(app.web_dir + ": static files exceed " +
                                        std::to_string(kMaxStaticBytes >> 20) + " MiB");
@@ -1076,10 +1074,24 @@ void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& r
     }
     return RespondError(s, slot, 404, "not_found", "no such file in app " + app.app_id);
   }
+  // Revalidated on every use (no-cache) against a strong ETag: a page
+  // reloads its bundle with a 304 until the server has a new one.
+  const http::StaticFile& f = it->second;
   http::ResponseHead head;
-  head.headers.push_back({"content-type", it->second.content_type});
   head.headers.push_back({"cache-control", "no-cache"});
-  s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : it->second.body);
+  head.headers.push_back({"etag", f.etag});
+  if (!f.gzip.empty()) head.headers.push_back({"vary", "accept-encoding"});
+  if (const std::string* inm = req.FindHeader("if-none-match");
+      inm != nullptr && http::EtagMatches(*inm, f.etag)) {
+    head.status = 304;
+    return s->Respond(slot, head, "");
+  }
+  head.headers.push_back({"content-type", f.content_type});
+  const std::string* ae = f.gzip.empty() ? nullptr : req.FindHeader("accept-encoding");
+  const bool gzip = ae != nullptr && http::AcceptsGzip(*ae);
+  if (gzip) head.headers.push_back({"content-encoding", "gzip"});
+  const std::string& body = gzip ? f.gzip : f.body;
+  s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : std::string_view(body));
 }
 
 void Server::Healthz(http::Session* s, uint64_t slot, const http::Request&) {

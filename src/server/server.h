@@ -21,6 +21,7 @@
 #include "src/dialects/compat.h"
 #include "src/hooks/dispatcher.h"
 #include "src/http/session.h"
+#include "src/http/static_file.h"
 #include "src/net/connection.h"
 #include "src/net/tls.h"
 #include "src/projection/projection.h"
@@ -65,10 +66,6 @@ class Server final : public http::RequestHandler, public stream::WsHost {
  private:
   class HttpConnection;
   class PoolLogSource;
-  struct StaticFile {
-    std::string content_type;
-    std::string body;
-  };
   struct Metrics {
     std::map<std::string, uint64_t> rejected_by_code;
     uint64_t connections_total = 0;
@@ -147,7 +144,7 @@ class Server final : public http::RequestHandler, public stream::WsHost {
 
   config::Server options_;
   std::vector<config::App> apps_;
-  std::unordered_map<std::string, StaticFile> static_files_;  // "/app/path" -> file
+  std::unordered_map<std::string, http::StaticFile> static_files_;  // "/app/path" -> file
   uv_loop_t loop_;
   bool loop_open_ = false;
   uv_async_t durable_async_;

@@ -327,6 +327,44 @@ TEST_F(ServerTest, StaticFilesWhenTheAppHasWeb) {
   EXPECT_EQ(server_.Call("GET", "/realtime-demo/a/b/c.txt").status, 404);
 }
 
+TEST_F(ServerTest, StaticFilesAreGzippedAndRevalidatedByEtag) {
+  server_.Kill9();
+  std::string js;
+  for (int i = 0; i < 200; ++i) js += "export const value" + std::to_string(i) + " = " + std::to_string(i) + ";\n";
+  server_.WriteFile("apps/realtime-demo/web/bundle.js", js);
+  ASSERT_GT(server_.Start(), 0) << server_.log();
+
+  HttpResponse plain = server_.Call("GET", "/realtime-demo/bundle.js");
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.body, js);
+  EXPECT_EQ(plain.Header("content-encoding"), "");
+  EXPECT_EQ(plain.Header("vary"), "accept-encoding");
+  const std::string etag = plain.Header("etag");
+  ASSERT_EQ(etag.size(), 18u) << etag;
+
+  HttpResponse z =
+      server_.Call("GET", "/realtime-demo/bundle.js", "", {"Accept-Encoding: gzip, deflate, br"});
+  ASSERT_EQ(z.status, 200);
+  EXPECT_EQ(z.Header("content-encoding"), "gzip");
+  EXPECT_EQ(z.Header("etag"), etag);
+  EXPECT_LT(z.body.size(), js.size() / 2);
+  ASSERT_GE(z.body.size(), 2u);
+  EXPECT_EQ(static_cast<uint8_t>(z.body[0]), 0x1f);  // gzip magic
+  EXPECT_EQ(static_cast<uint8_t>(z.body[1]), 0x8b);
+  EXPECT_EQ(server_.Call("GET", "/realtime-demo/bundle.js", "", {"Accept-Encoding: gzip;q=0"})
+                .Header("content-encoding"),
+            "");
+
+  HttpResponse again =
+      server_.Call("GET", "/realtime-demo/bundle.js", "", {"If-None-Match: " + etag});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_EQ(again.body, "");
+  EXPECT_EQ(again.Header("content-length"), "");
+  EXPECT_EQ(again.Header("etag"), etag);
+  EXPECT_EQ(server_.Call("GET", "/realtime-demo/bundle.js", "", {"If-None-Match: \"0\""}).status,
+            200);
+}
+
 // ---- Timeouts (short, from a config file) ----
 
 TEST(ServerTimeoutTest, SlowlorisGets408) {
