@@ -302,6 +302,8 @@ async function saveArtifacts(server, tabs) {
 }
 
 async function main() {
+  // A failed run's artifacts would mislead after a passing one.
+  rmSync(resolve(args.artifacts), { recursive: true, force: true });
   const data = mkdtempSync(join(tmpdir(), 'eventide-demo-e2e-'));
   const server = new Server(await freePort(), join(data, 'data'));
   const browser = await chromium.launch({
