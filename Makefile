@@ -10,7 +10,7 @@ RUN_ARGS   ?=
 
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build ui run test unit bench fuzz fuzz-build fuzz-smoke asan clean
+.PHONY: all deps build run test unit bench fuzz fuzz-build fuzz-smoke asan clean
 
 all: build
 
@@ -23,24 +23,10 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The realtime-demo page (apps/realtime-demo/ui, React and Vite from npm),
-# built into its web/ folder. npm ci runs when node_modules is missing or
-# older than the lock file; the build when a source is newer than the page.
-UI     := apps/realtime-demo/ui
-UI_SRC := $(UI)/index.html $(UI)/vite.config.js $(UI)/package.json $(shell find $(UI)/src -type f)
-
-ui: apps/realtime-demo/web/index.html
-
-$(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json | deps
-	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
-
-apps/realtime-demo/web/index.html: $(UI)/node_modules/.package-lock.json $(UI_SRC)
-	cd $(UI) && npm run build --silent -- --logLevel warn
-
-run: build ui
+run: build
 	$(BUILD)/src/server/eventide serve $(RUN_ARGS)
 
-test: build ui fuzz-build
+test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	$(MAKE) --no-print-directory fuzz-smoke
 
@@ -73,3 +59,20 @@ asan: deps
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan
+
+# The realtime-demo page (apps/realtime-demo/ui, React and Vite from npm),
+# built into its web/ folder, which `make run` serves and `make test` tests.
+# npm ci runs when node_modules is missing or older than the lock file; the
+# build when a source is newer than the page.
+.PHONY: ui
+UI     := apps/realtime-demo/ui
+UI_SRC := $(UI)/index.html $(UI)/vite.config.js $(UI)/package.json $(shell find $(UI)/src -type f)
+
+ui: apps/realtime-demo/web/index.html
+run test: ui
+
+$(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json | deps
+	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+
+apps/realtime-demo/web/index.html: $(UI)/node_modules/.package-lock.json $(UI_SRC)
+	cd $(UI) && npm run build --silent -- --logLevel warn

@@ -14,7 +14,7 @@
 //      exactly once: one element, one SSE `update` for it, no position
 //      received twice, and the indicator says "resumed · 1 missed".
 //
-//   tests/clients/run.sh --script demo_e2e.mjs EVENTIDE_BIN APPS_DIR [--artifacts DIR]
+//   tests/clients/demo_e2e.sh EVENTIDE_BIN APPS_DIR [--artifacts DIR]
 //
 // TLS is on (--tls auto), as `make run` serves the page: the pages use
 // https, wss and the self-signed certificate (the contexts ignore HTTPS
