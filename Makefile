@@ -59,3 +59,20 @@ asan: deps
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan
+
+# The realtime-demo page (apps/realtime-demo/ui, React and Vite from npm),
+# built into its web/ folder, which `make run` serves and `make test` tests.
+# npm ci runs when node_modules is missing or older than the lock file; the
+# build when a source is newer than the page.
+.PHONY: ui
+UI     := apps/realtime-demo/ui
+UI_SRC := $(UI)/index.html $(UI)/vite.config.js $(UI)/package.json $(shell find $(UI)/src -type f)
+
+ui: apps/realtime-demo/web/index.html
+run test: ui
+
+$(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json | deps
+	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+
+apps/realtime-demo/web/index.html: $(UI)/node_modules/.package-lock.json $(UI_SRC)
+	cd $(UI) && npm run build --silent -- --logLevel warn

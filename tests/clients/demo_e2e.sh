@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the realtime-demo browser test (demo_e2e.mjs) with the packages of
+# package-lock.json, installed from the npm registry on first use, as run.sh
+# does for the real-client scenarios.
+#   tests/clients/demo_e2e.sh EVENTIDE_BIN APPS_DIR [--artifacts DIR]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="$1"; apps="$2"; shift 2
+# npm ci when the installed tree is missing or older than the lock file.
+if [ ! -f "$here/node_modules/.package-lock.json" ] ||
+   [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+exec node "$here/demo_e2e.mjs" --bin "$bin" --apps "$apps" "$@"
