@@ -6,9 +6,5 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="$1"; apps="$2"; shift 2
-# npm ci when the installed tree is missing or older than the lock file.
-if [ ! -f "$here/node_modules/.package-lock.json" ] ||
-   [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+"$here/install.sh"
 exec node "$here/demo_e2e.mjs" --bin "$bin" --apps "$apps" "$@"
