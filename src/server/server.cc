@@ -518,6 +518,20 @@ Status Server::Start() {
            {"tls", tls_ ? "on" : "off"},
            {"fsync", options_.fsync},
            {"apps", static_cast<int64_t>(apps_.size())}});
+  // Where to point a browser: an app's page, when it has one. Loopback is
+  // spelled localhost, the name --tls auto's certificate is for.
+  std::string host = nl.host == "127.0.0.1" || nl.host == "0.0.0.0" || nl.host == "::" ||
+                             nl.host == "::1"
+                         ? "localhost"
+                         : nl.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  for (const config::App& app : apps_) {
+    if (static_files_.count("/" + app.app_id + "/index.html") == 0) continue;
+    LogLine(LogLevel::kInfo, "page",
+            {{"app", app.app_id},
+             {"url", std::string(tls_ ? "https" : "http") + "://" + host + ":" +
+                         std::to_string(listener_->port()) + "/" + app.app_id + "/"}});
+  }
   return Status::OK();
 }
 

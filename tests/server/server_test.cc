@@ -316,6 +316,13 @@ TEST_F(ServerTest, StaticFilesWhenTheAppHasWeb) {
   server_.WriteFile("apps/realtime-demo/web/index.html", "<!doctype html><p>hi</p>");
   server_.WriteFile("apps/realtime-demo/web/app.js", "console.log(1)");
   ASSERT_GT(server_.Start(), 0) << server_.log();
+  // The log says where to point a browser.
+  EXPECT_NE(server_.log().find(R"("msg":"page","app":"realtime-demo","url":"http)"),
+            std::string::npos)
+      << server_.log();
+  EXPECT_NE(server_.log().find("://localhost:" + std::to_string(server_.port()) + "/realtime-demo/\""),
+            std::string::npos)
+      << server_.log();
   HttpResponse r = server_.Call("GET", "/realtime-demo/");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "<!doctype html><p>hi</p>");
