@@ -3,6 +3,7 @@
 #ifndef EVENTIDE_SRC_HTTP_RESPONSE_H_
 #define EVENTIDE_SRC_HTTP_RESPONSE_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ struct ResponseHead {
   // `headers`: the write path renders its headers once, into one string.
   std::string_view raw_headers;
   bool close = false;  // adds "Connection: close"
+  // The Content-Length to state when it is not the body's: a HEAD answer
+  // states the length its GET would send, and sends no body.
+  int64_t content_length = -1;
 };
 
 // Appends status line, headers, Content-Length and body to *out. `close`

@@ -239,6 +239,7 @@ void Service::List(http::Responder* s, uint64_t slot, const http::Request& req,
   head.headers.push_back({"content-type", "application/json"});
   AddCors(app, req, &head.headers);
   head.headers.push_back({"event-position", std::to_string(projection_->applied().value())});
+  if (req.method == "HEAD") head.content_length = static_cast<int64_t>(body.size());
   s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : std::string_view(body));
 }
 
@@ -259,6 +260,7 @@ void Service::GetOne(http::Responder* s, uint64_t slot, const http::Request& req
   std::string pos = std::to_string(r->position().value());
   head.headers.push_back({"etag", "\"" + pos + "\""});
   head.headers.push_back({"event-position", pos});
+  if (req.method == "HEAD") head.content_length = static_cast<int64_t>(r->json().size());
   s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : r->json());
 }
 

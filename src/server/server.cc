@@ -1105,6 +1105,7 @@ void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& r
   const bool gzip = ae != nullptr && http::AcceptsGzip(*ae);
   if (gzip) head.headers.push_back({"content-encoding", "gzip"});
   const std::string& body = gzip ? f.gzip : f.body;
+  if (req.method == "HEAD") head.content_length = static_cast<int64_t>(body.size());
   s->Respond(slot, head, req.method == "HEAD" ? std::string_view() : std::string_view(body));
 }
 

@@ -178,6 +178,19 @@ TEST(RequestTest, ParseQueryDecodesAndKeepsRepeats) {
   EXPECT_FALSE(ParseQuery("a=%G1", &q));
 }
 
+TEST(ResponseTest, HeadStatesItsGetsLengthAnd304StatesNone) {
+  ResponseHead h;
+  h.content_length = 1234;  // a HEAD: the GET's length, no body
+  std::string out;
+  AppendResponse(h, "", &out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n");
+  ResponseHead not_modified;
+  not_modified.status = 304;
+  out.clear();
+  AppendResponse(not_modified, "", &out);
+  EXPECT_EQ(out, "HTTP/1.1 304 Not Modified\r\n\r\n");
+}
+
 TEST(ResponseTest, ExactBytes) {
   ResponseHead h;
   h.status = 201;
