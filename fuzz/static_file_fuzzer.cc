@@ -88,10 +88,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       StaticFile png = MakeStaticFile("x.png", body);
       Check(css.body == body && png.body == body);
       Check(css.etag.size() == 18 && css.etag == png.etag);
-      Check(png.gzip.empty());
+      Check(png.gzip.empty() && png.gzip_etag.empty());
+      if (css.gzip.empty()) Check(css.gzip_etag.empty());
       if (!css.gzip.empty()) {
         Check(css.gzip.size() < body.size());
         Check(Gunzip(css.gzip, body.size()) == body);
+        Check(css.gzip_etag != css.etag && css.gzip_etag.size() == 21);
       }
       break;
     }

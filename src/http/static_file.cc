@@ -85,7 +85,10 @@ StaticFile MakeStaticFile(std::string_view path, std::string body) {
   f.etag = tag;
   if (body.size() >= kMinGzipBytes && Compressible(f.content_type)) {
     std::string z = Gzip(body);
-    if (!z.empty() && z.size() * 10 <= body.size() * 9) f.gzip = std::move(z);
+    if (!z.empty() && z.size() * 10 <= body.size() * 9) {
+      f.gzip = std::move(z);
+      f.gzip_etag = f.etag.substr(0, f.etag.size() - 1) + "-gz\"";
+    }
   }
   f.body = std::move(body);
   return f;

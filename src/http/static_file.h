@@ -14,6 +14,9 @@ struct StaticFile {
   std::string etag;  // quoted: "\"<16 hex digits of XXH3-64>\""
   std::string body;
   std::string gzip;  // empty: not worth compressing (or not compressible)
+  // The gzip copy's own strong ETag (`etag` with "-gz"): a strong validator
+  // names one sequence of bytes (RFC 9110 section 8.8.3).
+  std::string gzip_etag;
 };
 
 // Prepares `body`, served under `path` (its extension picks the content

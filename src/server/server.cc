@@ -1088,21 +1088,23 @@ void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& r
     }
     return RespondError(s, slot, 404, "not_found", "no such file in app " + app.app_id);
   }
-  // Revalidated on every use (no-cache) against a strong ETag: a page
-  // reloads its bundle with a 304 until the server has a new one.
+  // Revalidated on every use (no-cache) against a strong ETag, one per
+  // representation: a page reloads its bundle with a 304 until the server
+  // has a new one.
   const http::StaticFile& f = it->second;
+  const std::string* ae = f.gzip.empty() ? nullptr : req.FindHeader("accept-encoding");
+  const bool gzip = ae != nullptr && http::AcceptsGzip(*ae);
+  const std::string& etag = gzip ? f.gzip_etag : f.etag;
   http::ResponseHead head;
   head.headers.push_back({"cache-control", "no-cache"});
-  head.headers.push_back({"etag", f.etag});
+  head.headers.push_back({"etag", etag});
   if (!f.gzip.empty()) head.headers.push_back({"vary", "accept-encoding"});
   if (const std::string* inm = req.FindHeader("if-none-match");
-      inm != nullptr && http::EtagMatches(*inm, f.etag)) {
+      inm != nullptr && http::EtagMatches(*inm, etag)) {
     head.status = 304;
     return s->Respond(slot, head, "");
   }
   head.headers.push_back({"content-type", f.content_type});
-  const std::string* ae = f.gzip.empty() ? nullptr : req.FindHeader("accept-encoding");
-  const bool gzip = ae != nullptr && http::AcceptsGzip(*ae);
   if (gzip) head.headers.push_back({"content-encoding", "gzip"});
   const std::string& body = gzip ? f.gzip : f.body;
   if (req.method == "HEAD") head.content_length = static_cast<int64_t>(body.size());

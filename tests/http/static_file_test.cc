@@ -31,6 +31,7 @@ TEST(StaticFileTest, TextIsGzippedWhenItPays) {
   ASSERT_FALSE(f.gzip.empty());
   EXPECT_LT(f.gzip.size(), css.size() / 3);
   EXPECT_EQ(Gunzip(f.gzip), css);
+  EXPECT_EQ(f.gzip_etag, f.etag.substr(0, 17) + "-gz\"");
 }
 
 TEST(StaticFileTest, SmallBinaryOrIncompressibleFilesAreNot) {
