@@ -74,8 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // The input's own first tag (its first comma-separated item, trimmed),
       // as a file's ETag, matches it.
       std::string_view first = in.substr(0, in.find(','));
-      while (!first.empty() && (first.front() == ' ' || first.front() == '\t')) first.remove_prefix(1);
-      while (!first.empty() && (first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
+      while (!first.empty() && (first.front() == ' ' || first.front() == '\t'))
+        first.remove_prefix(1);
+      while (!first.empty() && (first.back() == ' ' || first.back() == '\t'))
+        first.remove_suffix(1);
       if (first.size() >= 2 && first.front() == '"' && first.back() == '"') {
         Check(EtagMatches(in, first));
       }

@@ -14,27 +14,13 @@ const stream::Frame& CommentFrame() {
   return frame;
 }
 
-std::string_view Action(event::Op op) {
-  switch (op) {
-    case event::Op::kCreate:
-      return "create";
-    case event::Op::kUpdate:
-      return "update";
-    case event::Op::kDelete:
-      return "delete";
-    case event::Op::kPublish:
-      break;
-  }
-  return "";
-}
-
 }  // namespace
 
 stream::Encoder AybEncoder(ExportNames names) {
   return [names = std::move(names)](wal::Position p, const event::Event& e) {
     std::string out;
-    const std::string_view action = Action(e.op);
-    if (action.empty()) return out;  // a publish: not an AYB event
+    if (e.op == event::Op::kPublish) return out;  // not an AYB event
+    const std::string_view action = event::OpName(e.op);
     auto table = names.find(e.table);
     std::string data;
     data.reserve(e.data.size() + 64);

@@ -14,26 +14,12 @@
 namespace eventide::dialects {
 namespace {
 
-std::string_view Operation(event::Op op) {
-  switch (op) {
-    case event::Op::kCreate:
-      return "create";
-    case event::Op::kUpdate:
-      return "update";
-    case event::Op::kDelete:
-      return "delete";
-    case event::Op::kPublish:
-      break;
-  }
-  return "";
-}
-
 // {"type":"posts.create","timestamp":"…","data":{…},"seq":N}; false for a
 // publish.
 bool AppendEvent(const ExportNames& names, wal::Position p, const event::Event& e,
                  std::string* out) {
-  const std::string_view op = Operation(e.op);
-  if (op.empty()) return false;
+  if (e.op == event::Op::kPublish) return false;
+  const std::string_view op = event::OpName(e.op);
   auto table = names.find(e.table);
   const std::string_view collection =
       table == names.end() ? e.table : std::string_view(table->second);
@@ -199,7 +185,8 @@ std::unique_ptr<stream::Subscription> SnackbaseWsStream::NewSubscription(const s
   topic.ops = ops;
   auto sub = std::make_unique<stream::Subscription>(ctx_, t_, this, std::move(topic),
                                                     table.export_name, format_);
-  if (table.read_rule) sub->set_rule(table.read_rule->Bind(req_.who));  // current after an auth action
+  if (table.read_rule)
+    sub->set_rule(table.read_rule->Bind(req_.who));  // current after an auth action
   return sub;
 }
 

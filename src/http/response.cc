@@ -91,9 +91,9 @@ void AppendResponse(const ResponseHead& head, std::string_view body, std::string
   }
   out->append("content-length: ");
   char num[24];
-  auto r = std::to_chars(num, num + sizeof(num),
-                         head.content_length >= 0 ? static_cast<uint64_t>(head.content_length)
-                                                  : body.size());
+  auto r = std::to_chars(
+      num, num + sizeof(num),
+      head.content_length >= 0 ? static_cast<uint64_t>(head.content_length) : body.size());
   out->append(num, r.ptr);
   out->append("\r\n\r\n");
   out->append(body);

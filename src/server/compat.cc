@@ -201,48 +201,15 @@ void Server::StartSnackbaseWs(http::Session* s, uint64_t slot, const http::Reque
                       http::ErrorBody("upgrade_required",
                                       "this endpoint is a WebSocket: send an RFC 6455 upgrade"));
   }
-  // The same handshake checks as the native WebSocket (docs/STREAMS.md);
-  // every refusal closes.
-  auto refuse = [&](int status, std::string_view code, std::string_view message,
-                    bool version_header = false) {
-    ++metrics_.rejected_by_code[std::string(code)];
-    http::ResponseHead head;
-    head.status = status;
-    head.close = true;
-    head.headers.push_back({"content-type", "application/json"});
-    if (version_header) head.headers.push_back({"sec-websocket-version", "13"});
-    s->Respond(slot, head, http::ErrorBody(code, message));
-  };
-  const std::string* upgrade = req.FindHeader("upgrade");
-  std::string proto = upgrade ? *upgrade : "";
-  std::transform(proto.begin(), proto.end(), proto.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (proto.find("websocket") == std::string::npos) {
-    return refuse(501, "unsupported_upgrade", "only WebSocket upgrades are served");
-  }
-  if (req.method != "GET") {
-    return refuse(400, "bad_handshake", "a WebSocket handshake is a GET request");
-  }
+  // The same handshake as the native WebSocket (docs/STREAMS.md).
+  if (!CheckUpgrade(s, slot, req)) return;
   if (!app.ws) {
-    return refuse(404, "ws_disabled", "WebSocket is not enabled for app " + app.app_id);
+    return RefuseUpgrade(s, slot, 404, "ws_disabled",
+                         "WebSocket is not enabled for app " + app.app_id);
   }
   AuthResult auth = Authenticate(app, req);
   if (!auth.ok) return RespondAuthError(s, slot, app, req, auth, /*close=*/true);
-  const std::string* version = req.FindHeader("sec-websocket-version");
-  if (version == nullptr || *version != "13") {
-    return refuse(400, "bad_websocket_version",
-                  version == nullptr ? "Sec-WebSocket-Version is missing; this server speaks 13"
-                                     : "Sec-WebSocket-Version " + *version +
-                                           " is not supported; this server speaks 13",
-                  true);
-  }
-  const std::string* key = req.FindHeader("sec-websocket-key");
-  if (key == nullptr || !stream::ValidWebSocketKey(*key)) {
-    return refuse(400, "bad_websocket_key",
-                  key == nullptr ? "Sec-WebSocket-Key is missing"
-                                 : "Sec-WebSocket-Key must be 16 bytes in base64");
-  }
-  if (shutting_down_) return refuse(503, "shutting_down", "the server is shutting down");
+  if (!CheckHandshake(s, slot, req)) return;
   stream::StreamTransport* transport = StreamTransportOf(s);
   if (transport == nullptr) return;
   SetStreamIdentity(transport, app, "snackbase", auth.claims.subject);
@@ -254,16 +221,10 @@ void Server::StartSnackbaseWs(http::Session* s, uint64_t slot, const http::Reque
       &stream_ctx_, transport, this, compat_.get(), std::move(wr), compat_formats_.snackbase_ws);
   ws->set_auth_deadline(AuthDeadline(auth));
   if (!SetPendingStream(s, std::move(ws))) {
-    return refuse(400, "stream_in_progress", "this connection already carries a stream");
+    return RefuseUpgrade(s, slot, 400, "stream_in_progress",
+                         "this connection already carries a stream");
   }
-  http::ResponseHead head;
-  head.status = 101;
-  head.headers.push_back({"upgrade", "websocket"});
-  head.headers.push_back({"connection", "Upgrade"});
-  head.headers.push_back({"sec-websocket-accept", stream::WebSocketAccept(*key)});
-  if (!auth.ws_protocol.empty())
-    head.headers.push_back({"sec-websocket-protocol", auth.ws_protocol});
-  s->StartStream(slot, head);
+  AcceptWebSocket(s, slot, req, auth.ws_protocol);
 }
 
 }  // namespace eventide::server

@@ -520,10 +520,10 @@ Status Server::Start() {
            {"apps", static_cast<int64_t>(apps_.size())}});
   // Where to point a browser: an app's page, when it has one. Loopback is
   // spelled localhost, the name --tls auto's certificate is for.
-  std::string host = nl.host == "127.0.0.1" || nl.host == "0.0.0.0" || nl.host == "::" ||
-                             nl.host == "::1"
-                         ? "localhost"
-                         : nl.host;
+  std::string host =
+      nl.host == "127.0.0.1" || nl.host == "0.0.0.0" || nl.host == "::" || nl.host == "::1"
+          ? "localhost"
+          : nl.host;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   for (const config::App& app : apps_) {
     if (static_files_.count("/" + app.app_id + "/index.html") == 0) continue;
@@ -673,61 +673,28 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
 
 void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
                             const std::vector<std::string>& seg) {
-  // The parser stops at an upgrade (what follows is another protocol), so
-  // a refused upgrade cannot go on as HTTP: every refusal closes.
-  auto refuse = [&](int status, std::string_view code, std::string_view message,
-                    bool version_header = false) {
-    ++metrics_.rejected_by_code[std::string(code)];
-    http::ResponseHead head;
-    head.status = status;
-    head.close = true;
-    head.headers.push_back({"content-type", "application/json"});
-    if (version_header) head.headers.push_back({"sec-websocket-version", "13"});
-    s->Respond(slot, head, http::ErrorBody(code, message));
-  };
-  const std::string* upgrade = req.FindHeader("upgrade");
-  std::string proto = upgrade ? *upgrade : "";
-  std::transform(proto.begin(), proto.end(), proto.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (proto.find("websocket") == std::string::npos) {
-    return refuse(501, "unsupported_upgrade", "only WebSocket upgrades are served");
-  }
-  if (req.method != "GET") {
-    return refuse(400, "bad_handshake", "a WebSocket handshake is a GET request");
-  }
+  if (!CheckUpgrade(s, slot, req)) return;
   const config::App* app = seg.empty() ? nullptr : FindApp(seg[0]);
   if (app == nullptr) {
-    return refuse(404, "unknown_app", "no app '" + (seg.empty() ? "" : seg[0]) + "'");
+    return RefuseUpgrade(s, slot, 404, "unknown_app",
+                         "no app '" + (seg.empty() ? "" : seg[0]) + "'");
   }
   const schema::Table* table =
       seg.size() == 2 || seg.size() == 3 ? app->schema.FindByExportName(seg[1]) : nullptr;
   if (table == nullptr) {
-    return refuse(404, "unknown_table",
-                  "WebSocket connects to /{app}/{table} or /{app}/{table}/{id}");
+    return RefuseUpgrade(s, slot, 404, "unknown_table",
+                         "WebSocket connects to /{app}/{table} or /{app}/{table}/{id}");
   }
   if (!table->exported || !table->ws || !app->ws) {
-    return refuse(404, "ws_disabled", "WebSocket is not enabled for table " + table->export_name);
+    return RefuseUpgrade(s, slot, 404, "ws_disabled",
+                         "WebSocket is not enabled for table " + table->export_name);
   }
   AuthResult auth = Authenticate(*app, req);
   if (!auth.ok) return RespondAuthError(s, slot, *app, req, auth, /*close=*/true);
-  const std::string* version = req.FindHeader("sec-websocket-version");
-  if (version == nullptr || *version != "13") {
-    return refuse(400, "bad_websocket_version",
-                  version == nullptr ? "Sec-WebSocket-Version is missing; this server speaks 13"
-                                     : "Sec-WebSocket-Version " + *version +
-                                           " is not supported; this server speaks 13",
-                  true);
-  }
-  const std::string* key = req.FindHeader("sec-websocket-key");
-  if (key == nullptr || !stream::ValidWebSocketKey(*key)) {
-    return refuse(400, "bad_websocket_key",
-                  key == nullptr ? "Sec-WebSocket-Key is missing"
-                                 : "Sec-WebSocket-Key must be 16 bytes in base64");
-  }
-  if (shutting_down_) return refuse(503, "shutting_down", "the server is shutting down");
+  if (!CheckHandshake(s, slot, req)) return;
   std::vector<std::pair<std::string, std::string>> params;
   if (!http::ParseQuery(req.query, &params)) {
-    return refuse(400, "bad_query", "the query string is not valid");
+    return RefuseUpgrade(s, slot, 400, "bad_query", "the query string is not valid");
   }
   stream::WsRequest wr;
   wr.connection_id = s->id();
@@ -735,7 +702,7 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   if (seg.size() == 3) topic_name += "/" + seg[2];
   std::string code, message;
   if (!ResolveTopic(app->app_id, topic_name, &wr.own, &code, &message)) {
-    return refuse(404, code, message);
+    return RefuseUpgrade(s, slot, 404, code, message);
   }
   for (auto& [k, v] : params) {
     if (k == "retained") wr.retained = stream::QueryFlag(v);
@@ -749,15 +716,72 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   auto ws = std::make_unique<stream::WsStream>(&stream_ctx_, conn, this, wr);
   ws->set_auth_deadline(AuthDeadline(auth));
   if (!conn->SetPendingStream(std::move(ws))) {
-    return refuse(400, "stream_in_progress", "this connection already carries a stream");
+    return RefuseUpgrade(s, slot, 400, "stream_in_progress",
+                         "this connection already carries a stream");
   }
+  AcceptWebSocket(s, slot, req, auth.ws_protocol);
+}
+
+void Server::RefuseUpgrade(http::Session* s, uint64_t slot, int status, std::string_view code,
+                           std::string_view message, bool version_header) {
+  ++metrics_.rejected_by_code[std::string(code)];
+  http::ResponseHead head;
+  head.status = status;
+  head.close = true;
+  head.headers.push_back({"content-type", "application/json"});
+  if (version_header) head.headers.push_back({"sec-websocket-version", "13"});
+  s->Respond(slot, head, http::ErrorBody(code, message));
+}
+
+bool Server::CheckUpgrade(http::Session* s, uint64_t slot, const http::Request& req) {
+  const std::string* upgrade = req.FindHeader("upgrade");
+  std::string proto = upgrade ? *upgrade : "";
+  std::transform(proto.begin(), proto.end(), proto.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (proto.find("websocket") == std::string::npos) {
+    RefuseUpgrade(s, slot, 501, "unsupported_upgrade", "only WebSocket upgrades are served");
+    return false;
+  }
+  if (req.method != "GET") {
+    RefuseUpgrade(s, slot, 400, "bad_handshake", "a WebSocket handshake is a GET request");
+    return false;
+  }
+  return true;
+}
+
+bool Server::CheckHandshake(http::Session* s, uint64_t slot, const http::Request& req) {
+  const std::string* version = req.FindHeader("sec-websocket-version");
+  if (version == nullptr || *version != "13") {
+    RefuseUpgrade(s, slot, 400, "bad_websocket_version",
+                  version == nullptr ? "Sec-WebSocket-Version is missing; this server speaks 13"
+                                     : "Sec-WebSocket-Version " + *version +
+                                           " is not supported; this server speaks 13",
+                  true);
+    return false;
+  }
+  const std::string* key = req.FindHeader("sec-websocket-key");
+  if (key == nullptr || !stream::ValidWebSocketKey(*key)) {
+    RefuseUpgrade(s, slot, 400, "bad_websocket_key",
+                  key == nullptr ? "Sec-WebSocket-Key is missing"
+                                 : "Sec-WebSocket-Key must be 16 bytes in base64");
+    return false;
+  }
+  if (shutting_down_) {
+    RefuseUpgrade(s, slot, 503, "shutting_down", "the server is shutting down");
+    return false;
+  }
+  return true;
+}
+
+void Server::AcceptWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+                             const std::string& ws_protocol) {
   http::ResponseHead head;
   head.status = 101;
   head.headers.push_back({"upgrade", "websocket"});
   head.headers.push_back({"connection", "Upgrade"});
-  head.headers.push_back({"sec-websocket-accept", stream::WebSocketAccept(*key)});
-  if (!auth.ws_protocol.empty())
-    head.headers.push_back({"sec-websocket-protocol", auth.ws_protocol});
+  head.headers.push_back(
+      {"sec-websocket-accept", stream::WebSocketAccept(*req.FindHeader("sec-websocket-key"))});
+  if (!ws_protocol.empty()) head.headers.push_back({"sec-websocket-protocol", ws_protocol});
   s->StartStream(slot, head);
 }
 

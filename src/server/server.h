@@ -103,6 +103,18 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   // 101 and a WsStream. Every refusal closes the connection.
   void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
                       const std::vector<std::string>& segments);
+  // The handshake steps every WebSocket endpoint shares, in this order: the
+  // upgrade (an Upgrade naming websocket, a GET); the endpoint's own checks
+  // (app, table, token); the handshake (Sec-WebSocket-Version 13, a valid
+  // Sec-WebSocket-Key, the server not shutting down); then 101. The checks
+  // answer false after refusing; the parser stops at an upgrade, so a
+  // refused one cannot go on as HTTP: every refusal closes.
+  void RefuseUpgrade(http::Session* s, uint64_t slot, int status, std::string_view code,
+                     std::string_view message, bool version_header = false);
+  bool CheckUpgrade(http::Session* s, uint64_t slot, const http::Request& req);
+  bool CheckHandshake(http::Session* s, uint64_t slot, const http::Request& req);
+  void AcceptWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+                       const std::string& ws_protocol);
   AuthResult Authenticate(const config::App& app, const http::Request& req) const;
   // When a stream opened with `a` must end (wall ms; 0 = never): the token's
   // exp plus the leeway.

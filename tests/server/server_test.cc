@@ -320,8 +320,9 @@ TEST_F(ServerTest, StaticFilesWhenTheAppHasWeb) {
   EXPECT_NE(server_.log().find(R"("msg":"page","app":"realtime-demo","url":"http)"),
             std::string::npos)
       << server_.log();
-  EXPECT_NE(server_.log().find("://localhost:" + std::to_string(server_.port()) + "/realtime-demo/\""),
-            std::string::npos)
+  EXPECT_NE(
+      server_.log().find("://localhost:" + std::to_string(server_.port()) + "/realtime-demo/\""),
+      std::string::npos)
       << server_.log();
   HttpResponse r = server_.Call("GET", "/realtime-demo/");
   EXPECT_EQ(r.status, 200);
@@ -337,7 +338,8 @@ TEST_F(ServerTest, StaticFilesWhenTheAppHasWeb) {
 TEST_F(ServerTest, StaticFilesAreGzippedAndRevalidatedByEtag) {
   server_.Kill9();
   std::string js;
-  for (int i = 0; i < 200; ++i) js += "export const value" + std::to_string(i) + " = " + std::to_string(i) + ";\n";
+  for (int i = 0; i < 200; ++i)
+    js += "export const value" + std::to_string(i) + " = " + std::to_string(i) + ";\n";
   server_.WriteFile("apps/realtime-demo/web/bundle.js", js);
   ASSERT_GT(server_.Start(), 0) << server_.log();
 
@@ -378,9 +380,9 @@ TEST_F(ServerTest, StaticFilesAreGzippedAndRevalidatedByEtag) {
                       {"Accept-Encoding: gzip", "If-None-Match: " + gzip_etag})
                 .status,
             304);
-  EXPECT_EQ(server_.Call("GET", "/realtime-demo/bundle.js", "", {"If-None-Match: " + gzip_etag})
-                .status,
-            200);
+  EXPECT_EQ(
+      server_.Call("GET", "/realtime-demo/bundle.js", "", {"If-None-Match: " + gzip_etag}).status,
+      200);
 }
 
 // ---- Timeouts (short, from a config file) ----
