@@ -22,9 +22,12 @@
 #include "src/common/logging.h"
 #include "src/common/uuid.h"
 #include "src/hooks/url.h"
+#include "src/net/tls.h"
 
 namespace eventide::hooks {
 namespace {
+
+using net::OpenSslError;
 
 // A response whose status line and headers do not end within 16 KiB is not
 // one a webhook receiver sends: it is taken as malformed.
@@ -36,20 +39,6 @@ constexpr size_t kReadBufferBytes = 16 << 10;
 // is picked up within half a minute.
 constexpr uint64_t kDnsCacheMs = 30'000;
 constexpr size_t kDnsCacheEntries = 256;
-
-// The oldest queued OpenSSL error as text ("" if none); clears the queue.
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  std::string out;
-  if (e != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    const char* reason = ERR_reason_error_string(e);
-    out = reason ? reason : buf;
-  }
-  ERR_clear_error();
-  return out;
-}
 
 std::string AddressText(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";

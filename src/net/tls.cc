@@ -3,9 +3,7 @@
 #include <openssl/err.h>
 
 namespace eventide::net {
-namespace {
 
-// The oldest queued OpenSSL error as text ("" if none); clears the queue.
 std::string OpenSslError() {
   unsigned long e = ERR_get_error();
   std::string out;
@@ -18,6 +16,8 @@ std::string OpenSslError() {
   ERR_clear_error();
   return out;
 }
+
+namespace {
 
 int AlpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                unsigned int inlen, void*) {

@@ -13,6 +13,10 @@
 
 namespace eventide::net {
 
+// The oldest queued OpenSSL error of this thread, as its reason text ("" if
+// none); clears the queue.
+std::string OpenSslError();
+
 // A server SSL_CTX: TLS 1.2 and later, ALPN http/1.1.
 class TlsContext {
  public:
