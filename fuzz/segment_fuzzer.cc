@@ -237,8 +237,23 @@ class NoSyncFile final : public WritableFile {
   std::unique_ptr<WritableFile> base_;
 };
 
+class NoSyncMark final : public MarkFile {
+ public:
+  explicit NoSyncMark(std::unique_ptr<MarkFile> base) : base_(std::move(base)) {}
+  Status Write(std::string_view data) override { return base_->Write(data); }
+  Status Sync() override { return Status::OK(); }
+
+ private:
+  std::unique_ptr<MarkFile> base_;
+};
+
 class NoSyncEnv final : public Env {
  public:
+  Result<std::unique_ptr<MarkFile>> OpenMarkFile(const std::string& path, bool* created) override {
+    auto file = Env::Default()->OpenMarkFile(path, created);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<MarkFile>(new NoSyncMark(std::move(file).value()));
+  }
   Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
                                                       bool create) override {
     auto file = Env::Default()->OpenForAppend(path, create);

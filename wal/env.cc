@@ -47,8 +47,46 @@ class PosixWritableFile final : public WritableFile {
   std::string path_;
 };
 
+class PosixMarkFile final : public MarkFile {
+ public:
+  PosixMarkFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixMarkFile() override { ::close(fd_); }
+
+  Status Write(std::string_view data) override {
+    // The mark is 32 bytes: one pwrite, which a regular file never shortens
+    // short of an error.
+    ssize_t n;
+    do {
+      n = ::pwrite(fd_, data.data(), data.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return Status::FromErrno("pwrite " + path_, errno);
+    if (static_cast<size_t>(n) != data.size()) return Status::IOError("short pwrite " + path_);
+    return Status::OK();
+  }
+
+  Status Sync() override {
+    if (::fsync(fd_) != 0) return Status::FromErrno("fsync " + path_, errno);
+    return Status::OK();
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
 class PosixEnv final : public Env {
  public:
+  Result<std::unique_ptr<MarkFile>> OpenMarkFile(const std::string& path, bool* created) override {
+    *created = false;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      *created = fd >= 0;
+    }
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
+    return std::unique_ptr<MarkFile>(new PosixMarkFile(fd, path));
+  }
+
   Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
                                                       bool create) override {
     int flags = O_WRONLY | O_APPEND | O_CLOEXEC;

@@ -27,6 +27,17 @@ class WritableFile {
   virtual Status Close() = 0;
 };
 
+// A small file rewritten in place: the log's SYNCED mark (FORMAT.md section
+// 6). Not thread-safe: the log's writer thread is its only user.
+class MarkFile {
+ public:
+  virtual ~MarkFile() = default;
+  // Writes all of `data` at offset 0 (one pwrite), replacing what was there.
+  virtual Status Write(std::string_view data) = 0;
+  // fsync: returns OK only when what was written is durable.
+  virtual Status Sync() = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -38,6 +49,10 @@ class Env {
   // fails if it exists already).
   virtual Result<std::unique_ptr<WritableFile>> OpenForAppend(const std::string& path,
                                                               bool create) = 0;
+  // Opens `path` for rewriting in place, creating it empty when missing;
+  // *created says whether it did (the caller then syncs the directory).
+  virtual Result<std::unique_ptr<MarkFile>> OpenMarkFile(const std::string& path,
+                                                         bool* created) = 0;
   // fsync on the directory, so that created and removed names are durable.
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;

@@ -82,4 +82,46 @@ EntryHeader DecodeEntryHeader(const char* in) {
   return h;
 }
 
+std::optional<FoundEntry> FindValidEntry(std::string_view bytes, Position min_position) {
+  const char* p = bytes.data();
+  const size_t n = bytes.size();
+  for (size_t off = 0; off + kEntryHeaderBytes <= n; ++off) {
+    // Cheap filters first: the flags word is zero, the position is in range
+    // and the entry fits. Zero-filled space fails the position test, so a
+    // torn tail of zeros is skipped without a checksum.
+    if (GetU32(p + off + 4) != 0) continue;
+    uint64_t pos = GetU64(p + off + 8);
+    if (pos < min_position.value() || pos > min_position.value() + off / kEntryHeaderBytes + 1) {
+      continue;
+    }
+    uint32_t length = GetU32(p + off);
+    if (length > kMaxPayloadBytes || length > n - off - kEntryHeaderBytes) continue;
+    std::string_view payload(p + off + kEntryHeaderBytes, length);
+    if (Checksum(std::string_view(p + off, 24), payload) != GetU64(p + off + 24)) continue;
+    return FoundEntry{off, Position(pos), kEntryHeaderBytes + uint64_t{length}};
+  }
+  return std::nullopt;
+}
+
+void EncodeSyncedMark(const SyncedMark& mark, char out[kSyncedMarkBytes]) {
+  std::memcpy(out, kSyncedMarkMagic, 8);
+  PutU64(out + 8, mark.base.value());
+  PutU64(out + 16, mark.bytes);
+  PutU64(out + 24, XXH3_64bits(out, 24));
+}
+
+std::string DecodeSyncedMark(std::string_view bytes, SyncedMark* mark) {
+  if (bytes.size() != kSyncedMarkBytes) {
+    return "is " + std::to_string(bytes.size()) + " bytes, not " + std::to_string(kSyncedMarkBytes);
+  }
+  const char* p = bytes.data();
+  if (std::memcmp(p, kSyncedMarkMagic, 8) != 0) return "has a bad magic";
+  if (GetU64(p + 24) != XXH3_64bits(p, 24)) return "checksum mismatch";
+  mark->base = Position(GetU64(p + 8));
+  mark->bytes = GetU64(p + 16);
+  if (mark->base.IsNone()) return "names base position 0";
+  if (mark->bytes < kSegmentHeaderBytes) return "records fewer bytes than a segment header";
+  return {};
+}
+
 }  // namespace eventide::wal

@@ -86,6 +86,41 @@ void EncodeEntryHeader(Position position, int64_t timestamp_us, std::string_view
                        char out[kEntryHeaderBytes]);
 EntryHeader DecodeEntryHeader(const char* in);
 
+// A complete entry with a valid checksum and flags 0, found by FindValidEntry.
+struct FoundEntry {
+  uint64_t offset = 0;  // within the bytes searched
+  Position position;
+  uint64_t bytes = 0;  // header and payload
+};
+
+// Searches `bytes` at every byte offset (entries after damage need not start
+// where the damaged entry's length says) for the first complete entry whose
+// checksum holds and whose position is at least `min_position` and at most
+// `min_position` plus one per 32 bytes of offset (a chain cannot advance
+// faster). Recovery uses it to tell a torn tail (nothing valid after the
+// damage) from corruption followed by good entries (FORMAT.md section 6).
+std::optional<FoundEntry> FindValidEntry(std::string_view bytes, Position min_position);
+
+// ---- The synced mark (the file SYNCED in the log directory) ----
+//   0  char[8] magic     "EVTDSYN\n"
+//   8  u64     base      base position of the segment it describes
+//  16  u64     bytes     that segment's length known to be fdatasync'ed
+//  24  u64     checksum  XXH3-64 of bytes [0, 24)
+// Rewritten in place (never synced on the write path) after each fdatasync of
+// the active segment: a lower bound on what is durable, so recovery knows
+// that damage before it is not a crash's doing.
+inline constexpr char kSyncedMarkMagic[8] = {'E', 'V', 'T', 'D', 'S', 'Y', 'N', '\n'};
+inline constexpr size_t kSyncedMarkBytes = 32;
+inline constexpr std::string_view kSyncedMarkFileName = "SYNCED";
+
+struct SyncedMark {
+  Position base;
+  uint64_t bytes = 0;
+};
+void EncodeSyncedMark(const SyncedMark& mark, char out[kSyncedMarkBytes]);
+// Empty when `bytes` is a valid mark (filled into *mark), otherwise why not.
+std::string DecodeSyncedMark(std::string_view bytes, SyncedMark* mark);
+
 }  // namespace eventide::wal
 
 #endif  // EVENTIDE_WAL_FORMAT_H_

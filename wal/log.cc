@@ -12,6 +12,7 @@
 #include <chrono>
 
 #include "wal/format.h"
+#include "wal/tail.h"
 
 namespace eventide::wal {
 namespace {
@@ -174,7 +175,10 @@ Log::~Log() {
   }
   if (active_file_) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (failed_.ok() && unsynced_bytes_ > 0) (void)active_file_->Sync();
+    if (failed_.ok() && unsynced_bytes_ > 0 && active_file_->Sync().ok()) {
+      Segment* seg = ActiveSegment();
+      (void)WriteMark(seg->base, seg->bytes);
+    }
     (void)active_file_->Close();
   }
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
@@ -189,6 +193,12 @@ Status Log::ScanSegment(Segment* seg, bool is_last, RecoveryReport* report) {
     struct stat st;
     if (::stat(seg->path.c_str(), &st) != 0) return Status::FromErrno("stat " + seg->path, errno);
     if (!HeaderIncomplete(seg->path)) return opened.status();
+    if (SyncedBytesFor(recovered_mark_, seg->base) > 0) {
+      // The header is synced before the mark ever names the segment.
+      return Status::Corruption(seg->path + " offset 0: segment header incomplete, but " +
+                                std::to_string(SyncedBytesFor(recovered_mark_, seg->base)) +
+                                " bytes of it were recorded as synced (SYNCED)");
+    }
     report->tail_bytes = static_cast<uint64_t>(st.st_size);
     report->tail_segment = seg->path;
     report->tail_offset = 0;
@@ -221,13 +231,39 @@ Status Log::ScanSegment(Segment* seg, bool is_last, RecoveryReport* report) {
     }
     return Status::OK();
   }
-  if (o != SegmentReader::Outcome::kEnd) {
-    report->tail_bytes = reader.file_bytes() - reader.offset();
-    report->tail_segment = seg->path;
-    report->tail_offset = reader.offset();
-    report->tail_reason = reader.problem();
-    if (!options_.read_only) return env_->TruncateFile(seg->path, reader.offset());
+  const uint64_t synced = SyncedBytesFor(recovered_mark_, seg->base);
+  report->synced_bytes = synced;
+  const bool damaged = o != SegmentReader::Outcome::kEnd;
+  if (!damaged && reader.file_bytes() >= synced) return Status::OK();
+  // Something is wrong at the end of the last segment. Only a torn tail, the
+  // unsynced end of a batch a crash interrupted, may be cut; damage before
+  // the synced length, or followed by a valid entry, is not a crash's doing.
+  auto verdict =
+      JudgeTail(seg->path, reader.offset(), reader.file_bytes(), reader.next_position(), synced);
+  if (!verdict.ok()) return verdict.status();
+  report->tail_bytes = reader.file_bytes() - reader.offset();
+  report->tail_segment = seg->path;
+  report->tail_offset = reader.offset();
+  report->tail_reason = damaged ? reader.problem() : "end of segment";
+  if (!verdict->torn) {
+    std::string what = seg->path + " offset " + std::to_string(reader.offset()) + ": " +
+                       report->tail_reason + "; " + verdict->why_not;
+    if (verdict->later) {
+      what += " (" + std::to_string(verdict->later_entries) + " valid entries, positions " +
+              verdict->later->position.ToString() + ".." + verdict->later_last.ToString() +
+              ", would be lost by a cut)";
+    }
+    report->tail_corrupt = true;
+    report->tail_verdict = verdict->why_not;
+    if (options_.read_only) return Status::OK();
+    Position keep = reader.next_position().Prev();
+    return Status::Corruption(what +
+                              "; nothing was cut: inspect with `eventide-log verify`, and "
+                              "only if its loss is accepted, `eventide-log repair "
+                              "--truncate-after " +
+                              keep.ToString() + "`");
   }
+  if (!options_.read_only) return env_->TruncateFile(seg->path, reader.offset());
   return Status::OK();
 }
 
@@ -241,12 +277,36 @@ Status Log::Recover(RecoveryReport* report) {
   ::closedir(d);
   std::sort(bases.begin(), bases.end());
 
+  auto mark = ReadSyncedMark(options_.dir, &report->mark_problem);
+  if (!mark.ok()) return mark.status();
+  recovered_mark_ = *mark;
+  if (!recovered_mark_ && report->mark_problem.empty()) {
+    report->mark_problem = "no " + std::string(kSyncedMarkFileName) + " file";
+  }
+  if (recovered_mark_ && (bases.empty() || recovered_mark_->base > bases.back())) {
+    return Status::Corruption(
+        JoinPath(options_.dir, SegmentFileName(recovered_mark_->base)) +
+        " offset 0: SYNCED records " + std::to_string(recovered_mark_->bytes) +
+        " synced bytes of this segment, but it is missing" +
+        (bases.empty() ? std::string(" (no segment is left)")
+                       : " (the last segment is " + SegmentFileName(bases.back()) + ")"));
+  }
+  bool mark_created = false;
+  if (!options_.read_only) {
+    auto file =
+        env_->OpenMarkFile(JoinPath(options_.dir, std::string(kSyncedMarkFileName)), &mark_created);
+    if (!file.ok()) return file.status();
+    mark_file_ = std::move(file).value();
+  }
+
   if (bases.empty()) {
     if (options_.read_only) {
       return Status::NotFound("no log segments in " + options_.dir +
                               " (not an Eventide log directory?)");
     }
     Status s = CreateSegment(Position(1));
+    if (s.ok()) s = mark_file_->Sync();
+    if (s.ok() && mark_created) s = env_->SyncDir(options_.dir);
     if (!s.ok()) return s;
     next_position_ = Position(1);
     durable_.store(0);
@@ -283,6 +343,14 @@ Status Log::Recover(RecoveryReport* report) {
     auto file = env_->OpenForAppend(segments_.back()->path, /*create=*/false);
     if (!file.ok()) return file.status();
     active_file_ = std::move(file).value();
+    // What recovery kept of the last segment is the log now, though a crash
+    // may have left it written and not synced: sync it and record it, so that
+    // damage to it later is told from a crash.
+    Status s = active_file_->Sync();
+    if (s.ok()) s = WriteMark(segments_.back()->base, segments_.back()->bytes);
+    if (s.ok()) s = mark_file_->Sync();
+    if (s.ok() && mark_created) s = env_->SyncDir(options_.dir);
+    if (!s.ok()) return s;
   }
   next_position_ = head.Next();
   durable_.store(head.value(), std::memory_order_release);
@@ -305,6 +373,8 @@ Status Log::CreateSegment(Position base) {
   if (s.ok()) s = (*file)->Sync();
   if (s.ok()) s = env_->SyncDir(options_.dir);
   if (!s.ok()) return s;
+  if (mark_file_) s = WriteMark(base, kSegmentHeaderBytes);
+  if (!s.ok()) return s;
   if (active_file_) (void)active_file_->Close();
   active_file_ = std::move(file).value();
   auto seg = std::make_unique<Segment>();
@@ -314,6 +384,12 @@ Status Log::CreateSegment(Position base) {
   std::lock_guard<std::mutex> lk(segments_mu_);
   segments_.push_back(std::move(seg));
   return Status::OK();
+}
+
+Status Log::WriteMark(Position base, uint64_t bytes) {
+  char mark[kSyncedMarkBytes];
+  EncodeSyncedMark({base, bytes}, mark);
+  return mark_file_->Write(std::string_view(mark, sizeof(mark)));
 }
 
 // ---- Appending ----
@@ -387,7 +463,12 @@ void Log::WriterMain() {
         std::chrono::steady_clock::now() >= last_sync + batch_interval) {
       s = TimedSync();
       last_sync = std::chrono::steady_clock::now();
-      if (s.ok()) unsynced_bytes_ = 0;
+      if (s.ok()) {
+        unsynced_bytes_ = 0;
+        // Only this thread changes seg->bytes, so it reads it without the lock.
+        Segment* seg = ActiveSegment();
+        s = WriteMark(seg->base, seg->bytes);
+      }
     }
     if (s.ok() && batch->count > 0) {
       std::lock_guard<std::mutex> slk(stats_mu_);
@@ -441,6 +522,7 @@ Status Log::WriteBatch(const Batch& batch) {
     }
     if (sync && unsynced_bytes_ > 0) {
       Status s = TimedSync();
+      if (s.ok()) s = WriteMark(seg->base, bytes);
       if (!s.ok()) return s;
       unsynced_bytes_ = 0;
     }

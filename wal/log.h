@@ -28,12 +28,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "wal/env.h"
+#include "wal/format.h"
 #include "wal/position.h"
 #include "wal/segment_reader.h"
 #include "wal/status.h"
@@ -86,6 +88,16 @@ struct RecoveryReport {
   std::string tail_segment;
   uint64_t tail_offset = 0;
   std::string tail_reason;
+  // The last segment's length recorded as synced in SYNCED (0: none known),
+  // below which no damage is taken for a crash's doing.
+  uint64_t synced_bytes = 0;
+  // Why SYNCED was not used (missing or invalid); recovery then judges the
+  // tail by the scan alone (FORMAT.md section 6).
+  std::string mark_problem;
+  // read_only only: the damage at tail_offset is not a torn tail (a writable
+  // Open fails instead); tail_verdict says why.
+  bool tail_corrupt = false;
+  std::string tail_verdict;
 };
 
 struct SegmentInfo {
@@ -183,6 +195,9 @@ class Log {
   Status Recover(RecoveryReport* report);
   Status ScanSegment(Segment* seg, bool is_last, RecoveryReport* report);
   Status CreateSegment(Position base);
+  // Records in SYNCED that `bytes` of the segment at `base` are fdatasync'ed.
+  // A pwrite, not synced: the mark is a lower bound, and a stale one is safe.
+  Status WriteMark(Position base, uint64_t bytes);
   void WriterMain();
   Status WriteBatch(const Batch& batch);
   // The last segment. Writer thread only.
@@ -195,6 +210,9 @@ class Log {
   const LogOptions options_;
   Env* const env_;
   int lock_fd_ = -1;
+  // The mark found at Open (recovery only) and the file the writer keeps it in.
+  std::optional<SyncedMark> recovered_mark_;
+  std::unique_ptr<MarkFile> mark_file_;
 
   // Segments, oldest first; the last one is the active segment.
   mutable std::mutex segments_mu_;

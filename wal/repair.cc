@@ -11,6 +11,7 @@
 #include "wal/env.h"
 #include "wal/format.h"
 #include "wal/segment_reader.h"
+#include "wal/tail.h"
 
 namespace eventide::wal {
 
@@ -65,6 +66,25 @@ Status TruncateAfter(const std::string& dir, Position last, RepairReport* report
                                 " offset " + std::to_string(reader.offset()) + ": " +
                                 reader.problem());
     }
+  }
+  // The synced mark must not promise more than the cut leaves, or the next
+  // Open would take the cut for lost synced data. It is lowered first and
+  // synced: a mark below what is on disk is always safe, so a crash anywhere
+  // after this still leaves a log that opens.
+  std::string mark_problem;
+  auto mark = ReadSyncedMark(dir, &mark_problem);
+  if (!mark.ok()) return mark.status();
+  if (*mark && ((*mark)->base > bases[idx] ||
+                ((*mark)->base == bases[idx] && (*mark)->bytes > reader.offset()))) {
+    bool created = false;
+    auto file = env->OpenMarkFile(dir + "/" + std::string(kSyncedMarkFileName), &created);
+    if (!file.ok()) return file.status();
+    char bytes[kSyncedMarkBytes];
+    EncodeSyncedMark({bases[idx], reader.offset()}, bytes);
+    Status s = (*file)->Write(std::string_view(bytes, sizeof(bytes)));
+    if (s.ok()) s = (*file)->Sync();
+    if (!s.ok()) return s;
+    report->lowered_mark = true;
   }
   // The later segments go first, newest first, and their removal is made
   // durable before the cut: a crash or failure midway then leaves a gap-free

@@ -182,6 +182,9 @@ class CountingEnv : public Env {
     if (!f.ok()) return f.status();
     return std::unique_ptr<WritableFile>(new CountingFile(std::move(f).value(), &counts));
   }
+  Result<std::unique_ptr<MarkFile>> OpenMarkFile(const std::string& path, bool* created) override {
+    return Env::Default()->OpenMarkFile(path, created);
+  }
   Status SyncDir(const std::string& dir) override { return Env::Default()->SyncDir(dir); }
   Status RemoveFile(const std::string& path) override { return Env::Default()->RemoveFile(path); }
   Status TruncateFile(const std::string& path, uint64_t bytes) override {

@@ -19,6 +19,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,21 @@ class FaultEnv final : public Env {
       st.synced = size;
     }
     return std::unique_ptr<WritableFile>(new File(this, path, std::move(file).value()));
+  }
+
+  Result<std::unique_ptr<MarkFile>> OpenMarkFile(const std::string& path, bool* created) override {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!active_) return Status::IOError("open " + path + ": file system inactive");
+    }
+    std::string before = ReadWhole(path);
+    auto file = base_->OpenMarkFile(path, created);
+    if (!file.ok()) return file.status();
+    std::lock_guard<std::mutex> lk(mu_);
+    // What is there when the file is opened counts as durable.
+    marks_[path] = before;
+    if (*created) unsynced_names_.insert(path);
+    return std::unique_ptr<MarkFile>(new Mark(this, path, std::move(file).value()));
   }
 
   Status SyncDir(const std::string& dir) override {
@@ -159,7 +176,20 @@ class FaultEnv final : public Env {
         std::filesystem::resize_file(path, st.synced, ec);
       }
     }
+    // A mark loses whatever was written since its last fsync: it reads as
+    // the content it was last synced with (the log never syncs it on the
+    // write path, so this is the stalest mark a power loss can leave).
+    for (const auto& [path, synced] : marks_) {
+      std::error_code ec;
+      if (unsynced_names_.count(path)) {
+        std::filesystem::remove(path, ec);
+      } else if (std::filesystem::exists(path, ec)) {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(synced.data(), static_cast<std::streamsize>(synced.size()));
+      }
+    }
     files_.clear();
+    marks_.clear();
     unsynced_names_.clear();
     active_ = true;
   }
@@ -247,8 +277,49 @@ class FaultEnv final : public Env {
     std::unique_ptr<WritableFile> base_;
   };
 
+  class Mark final : public MarkFile {
+   public:
+    Mark(FaultEnv* env, std::string path, std::unique_ptr<MarkFile> base)
+        : env_(env), path_(std::move(path)), base_(std::move(base)) {}
+
+    Status Write(std::string_view data) override {
+      {
+        std::lock_guard<std::mutex> lk(env_->mu_);
+        if (!env_->active_) return Status::IOError("pwrite " + path_ + ": file system inactive");
+      }
+      current_ = std::string(data);
+      return base_->Write(data);
+    }
+
+    Status Sync() override {
+      {
+        std::lock_guard<std::mutex> lk(env_->mu_);
+        if (!env_->active_) return Status::IOError("fsync " + path_ + ": file system inactive");
+        if (env_->fail_syncs_) return Status::FromErrno("fsync " + path_, EIO);
+      }
+      Status s = base_->Sync();
+      if (s.ok()) {
+        std::lock_guard<std::mutex> lk(env_->mu_);
+        env_->marks_[path_] = current_;
+      }
+      return s;
+    }
+
+   private:
+    FaultEnv* env_;
+    std::string path_;
+    std::unique_ptr<MarkFile> base_;
+    std::string current_;
+  };
+
+  static std::string ReadWhole(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
   Env* const base_;
   mutable std::mutex mu_;
+  std::map<std::string, std::string> marks_;  // each mark file's content as last synced
   std::condition_variable cv_;
   std::map<std::string, FileState> files_;
   std::set<std::string> unsynced_names_;  // created since the last directory sync

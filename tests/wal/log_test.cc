@@ -332,10 +332,38 @@ TEST_F(LogTest, SegmentRollsAtSegmentBytes) {
 TEST_F(LogTest, CreatingASegmentSyncsTheDirectory) {
   auto log = OpenLog(Options(1024));
   ASSERT_NE(log, nullptr);
-  EXPECT_EQ(env_.sync_dirs(), 1u);  // the first segment
+  EXPECT_EQ(env_.sync_dirs(), 2u);  // the first segment, and the SYNCED mark
   for (uint64_t i = 1; i <= 50; ++i) ASSERT_OK(log->Append(PayloadFor(i, 100)));
   ASSERT_OK(log->WaitDurable(Position(50)));
-  EXPECT_EQ(env_.sync_dirs(), log->Segments().size());
+  EXPECT_EQ(env_.sync_dirs(), log->Segments().size() + 1);
+}
+
+// The SYNCED mark follows every fdatasync of the active segment: in always
+// mode it records every durable byte; in never mode only what a seal synced.
+TEST_F(LogTest, TheSyncedMarkRecordsWhatWasSynced) {
+  for (auto mode : {SyncPolicy::Mode::kAlways, SyncPolicy::Mode::kNever}) {
+    SCOPED_TRACE(mode == SyncPolicy::Mode::kAlways ? "always" : "never");
+    TempDir dir;
+    LogOptions o = Options(1024);
+    o.dir = dir.path();
+    o.sync.mode = mode;
+    auto log = OpenLog(o);
+    ASSERT_NE(log, nullptr);
+    for (uint64_t i = 1; i <= 30; ++i) {
+      ASSERT_OK(log->Append(PayloadFor(i, 60)));
+      ASSERT_OK(log->WaitDurable(Position(i)));
+      SyncedMark m;
+      ASSERT_EQ(DecodeSyncedMark(ReadFile(dir.Sub("SYNCED")), &m), "");
+      SegmentInfo last = log->Segments().back();
+      EXPECT_EQ(m.base, last.base);
+      if (mode == SyncPolicy::Mode::kAlways) {
+        EXPECT_EQ(m.bytes, last.bytes);
+      } else {
+        EXPECT_EQ(m.bytes, kSegmentHeaderBytes);
+      }
+    }
+    ASSERT_GE(log->Segments().size(), 2u);
+  }
 }
 
 TEST_F(LogTest, SealedSegmentIsSyncedEvenInNeverMode) {

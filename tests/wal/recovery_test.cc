@@ -49,6 +49,16 @@ class RecoveryTest : public testing::Test {
 
   const SegmentInfo& Last() const { return segments_.back(); }
 
+  // Rewrites SYNCED to say that only the first `bytes` of the last segment
+  // were synced: the stale mark a power loss can leave, or the state of a
+  // batch that was written and not yet synced when the process died. Damage
+  // after that point is what a crash can explain.
+  void SyncedUpTo(uint64_t bytes) {
+    char mark[kSyncedMarkBytes];
+    EncodeSyncedMark({Last().base, bytes}, mark);
+    WriteFile(dir_.Sub("SYNCED"), std::string(mark, sizeof(mark)));
+  }
+
   TempDir dir_;
   std::vector<SegmentInfo> segments_;  // as BuildLog left them
 };
@@ -109,6 +119,7 @@ TEST_F(RecoveryTest, TruncatedTailIsCutAtEveryOffset) {
     }
     for (const auto& [path, bytes] : pristine) WriteFile(path, bytes);
     ShrinkTo(last_path, cut);
+    SyncedUpTo(from);  // the last three entries were one batch, not yet synced
 
     RecoveryReport report;
     {
@@ -162,6 +173,7 @@ TEST_F(RecoveryTest, LastSegmentCutToItsHeaderKeepsItsBase) {
   ASSERT_GE(segments_.size(), 2u);
   const uint64_t base = Last().base.value();
   ShrinkTo(Last().path, kSegmentHeaderBytes + 3);
+  SyncedUpTo(kSegmentHeaderBytes);
   RecoveryReport report;
   auto log = Open(&report);
   ASSERT_OK(log);
@@ -174,11 +186,14 @@ TEST_F(RecoveryTest, LastSegmentCutToItsHeaderKeepsItsBase) {
   EXPECT_EQ((*log)->Segments().back().base, Position(base));
 }
 
-TEST_F(RecoveryTest, FlippedByteInTheLastEntryIsCutWithAChecksumReason) {
+// A flipped byte in an unsynced last entry: the shape of a batch whose later
+// pages reached the disk before its earlier ones.
+TEST_F(RecoveryTest, FlippedByteInAnUnsyncedLastEntryIsCutWithAChecksumReason) {
   BuildLog(40);
   std::vector<uint64_t> offsets = EntryOffsets(ReadFile(Last().path));
   const uint64_t last_entry = offsets.back();
   const uint64_t size = FileSize(Last().path);
+  SyncedUpTo(last_entry);
   IncrementByte(Last().path, last_entry + kEntryHeaderBytes + 2);  // a payload byte
   RecoveryReport report;
   auto log = Open(&report);
@@ -192,7 +207,7 @@ TEST_F(RecoveryTest, FlippedByteInTheLastEntryIsCutWithAChecksumReason) {
   ExpectEntries(log->get(), 39);
 }
 
-TEST_F(RecoveryTest, AnyFlippedByteInTheLastEntryIsCut) {
+TEST_F(RecoveryTest, AnyFlippedByteInAnUnsyncedLastEntryIsCut) {
   BuildLog(40);
   const std::string pristine = ReadFile(Last().path);
   const uint64_t last_entry = EntryOffsets(pristine).back();
@@ -200,6 +215,7 @@ TEST_F(RecoveryTest, AnyFlippedByteInTheLastEntryIsCut) {
     SCOPED_TRACE("byte " + std::to_string(at));
     WriteFile(Last().path, pristine);
     IncrementByte(Last().path, at, 0x10);
+    SyncedUpTo(last_entry);
     RecoveryReport report;
     auto log = Open(&report);
     ASSERT_OK(log);
@@ -211,24 +227,45 @@ TEST_F(RecoveryTest, AnyFlippedByteInTheLastEntryIsCut) {
   }
 }
 
-TEST_F(RecoveryTest, CorruptEntryInTheLastSegmentCutsEverythingAfterIt) {
+// Issue 13: a corrupt entry followed by valid ones is not a torn tail, even
+// with no synced mark to go by: start-up stops, naming the segment, the
+// offset, the reason and what a cut would lose, and nothing is cut.
+TEST_F(RecoveryTest, CorruptEntryFollowedByValidEntriesStopsStartUp) {
   BuildLog(40);
-  std::vector<uint64_t> offsets = EntryOffsets(ReadFile(Last().path));
+  const std::string pristine = ReadFile(Last().path);
+  std::vector<uint64_t> offsets = EntryOffsets(pristine);
   ASSERT_GE(offsets.size(), 3u);
-  const uint64_t size = FileSize(Last().path);
+  std::filesystem::remove(dir_.Sub("SYNCED"));
   IncrementByte(Last().path, offsets[1] + kEntryHeaderBytes);
+  const std::string damaged = ReadFile(Last().path);
   RecoveryReport report;
   auto log = Open(&report);
-  ASSERT_OK(log);
-  EXPECT_EQ(report.head, Position(Last().base.value()));
+  ASSERT_FALSE(log.ok());
+  const std::string msg = log.status().ToString();
+  EXPECT_TRUE(log.status().IsCorruption()) << msg;
+  const uint64_t second = Last().base.value() + 1;
+  EXPECT_NE(msg.find(Last().path + " offset " + std::to_string(offsets[1])), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("a valid entry (position " + std::to_string(second + 1) +
+                     ") follows at offset " + std::to_string(offsets[2])),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("repair --truncate-after " + std::to_string(second - 1)), std::string::npos)
+      << msg;
+  EXPECT_EQ(ReadFile(Last().path), damaged) << "start-up changed the damaged segment";
+  // The read-only view (eventide-log) opens, reports it, and reads up to it.
+  auto ro = Open(&report, /*read_only=*/true);
+  ASSERT_OK(ro);
+  EXPECT_TRUE(report.tail_corrupt);
   EXPECT_EQ(report.tail_offset, offsets[1]);
-  EXPECT_EQ(report.tail_bytes, size - offsets[1]);
-  ExpectEntries(log->get(), Last().base.value());
+  ExpectEntries(ro->get(), second - 1);
 }
 
-TEST_F(RecoveryTest, UnknownFlagsInTheLastEntryAreCut) {
+TEST_F(RecoveryTest, UnknownFlagsInAnUnsyncedLastEntryAreCut) {
   BuildLog(40);
   const uint64_t last_entry = EntryOffsets(ReadFile(Last().path)).back();
+  SyncedUpTo(last_entry);
   IncrementByte(Last().path, last_entry + 4);  // flags
   FixEntryChecksum(Last().path, last_entry);
   RecoveryReport report;
@@ -238,17 +275,22 @@ TEST_F(RecoveryTest, UnknownFlagsInTheLastEntryAreCut) {
   EXPECT_NE(report.tail_reason.find("flags"), std::string::npos) << report.tail_reason;
 }
 
-TEST_F(RecoveryTest, WrongPositionInTheLastEntryIsCut) {
+// A whole, checksummed entry one position ahead is a gap, not a torn write:
+// no crash of an in-order writer leaves entry 41 without entry 40.
+TEST_F(RecoveryTest, WrongPositionInAnUnsyncedLastEntryStopsStartUp) {
   BuildLog(40);
   const uint64_t last_entry = EntryOffsets(ReadFile(Last().path)).back();
   IncrementByte(Last().path, last_entry + 8);  // position 40 -> 41
   FixEntryChecksum(Last().path, last_entry);
+  SyncedUpTo(last_entry);
   RecoveryReport report;
   auto log = Open(&report);
-  ASSERT_OK(log);
-  EXPECT_EQ(report.head, Position(39));
-  EXPECT_NE(report.tail_reason.find("position 41 where 40 was expected"), std::string::npos)
-      << report.tail_reason;
+  ASSERT_FALSE(log.ok());
+  EXPECT_TRUE(log.status().IsCorruption());
+  EXPECT_NE(log.status().message().find("position 41 where 40 was expected"), std::string::npos)
+      << log.status().ToString();
+  EXPECT_NE(log.status().message().find("a valid entry (position 41)"), std::string::npos)
+      << log.status().ToString();
 }
 
 TEST_F(RecoveryTest, ZeroFilledTailIsCut) {
@@ -275,12 +317,148 @@ TEST_F(RecoveryTest, ZeroedLastEntryIsCut) {
   const uint64_t last_entry = EntryOffsets(bytes).back();
   bytes.replace(last_entry, bytes.size() - last_entry, bytes.size() - last_entry, '\0');
   WriteFile(Last().path, bytes);
+  SyncedUpTo(last_entry);
   RecoveryReport report;
   auto log = Open(&report);
   ASSERT_OK(log);
   EXPECT_EQ(report.head, Position(39));
   EXPECT_EQ(report.tail_offset, last_entry);
   EXPECT_EQ(FileSize(Last().path), last_entry);
+}
+
+// ---- Telling a torn tail from corruption (issue 13) ----
+
+// Every single-byte flip anywhere in a fully synced last segment (its header
+// included) stops start-up with Corruption and changes nothing: no
+// acknowledged entry is ever cut, and no position is ever given out twice.
+TEST_F(RecoveryTest, EveryFlippedByteOfASyncedLastSegmentStopsStartUp) {
+  BuildLog(40);
+  const std::string pristine = ReadFile(Last().path);
+  ASSERT_GE(EntryOffsets(pristine).size(), 5u);
+  for (uint64_t at = 0; at < pristine.size(); ++at) {
+    SCOPED_TRACE("byte " + std::to_string(at) + " of " + std::to_string(pristine.size()));
+    WriteFile(Last().path, pristine);
+    IncrementByte(Last().path, at, 0x10);
+    const std::string damaged = ReadFile(Last().path);
+    auto log = Open(nullptr);
+    ASSERT_FALSE(log.ok()) << "opened with byte " << at << " flipped";
+    EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
+    EXPECT_NE(log.status().message().find(Last().path + " offset "), std::string::npos)
+        << log.status().ToString();
+    ASSERT_EQ(ReadFile(Last().path), damaged);
+  }
+  WriteFile(Last().path, pristine);
+  RecoveryReport report;
+  auto log = Open(&report);
+  ASSERT_OK(log);
+  EXPECT_EQ(report.tail_bytes, 0u);
+  ExpectEntries(log->get(), 40);
+  EXPECT_EQ(AppendDurable(log->get(), "next"), Position(41));
+}
+
+// With no mark to go by (a mark lost to a power loss, or a log from before
+// SYNCED existed), a flip is cut only when nothing valid follows it: only
+// ever the final entry, never an entry with a valid one after it.
+TEST_F(RecoveryTest, WithoutAMarkOnlyAFinalDamagedEntryIsEverCut) {
+  BuildLog(40);
+  const std::string pristine = ReadFile(Last().path);
+  const std::vector<uint64_t> offsets = EntryOffsets(pristine);
+  const uint64_t last_entry = offsets.back();
+  for (uint64_t at = kSegmentHeaderBytes; at < pristine.size(); ++at) {
+    SCOPED_TRACE("byte " + std::to_string(at));
+    WriteFile(Last().path, pristine);
+    std::filesystem::remove(dir_.Sub("SYNCED"));
+    IncrementByte(Last().path, at, 0x10);
+    RecoveryReport report;
+    auto log = Open(&report);
+    if (at < last_entry) {
+      ASSERT_FALSE(log.ok()) << "cut entries followed by valid ones";
+      EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
+      EXPECT_NE(log.status().message().find("a valid entry"), std::string::npos)
+          << log.status().ToString();
+    } else {
+      ASSERT_OK(log);
+      EXPECT_EQ(report.head, Position(39));
+      EXPECT_EQ(report.tail_offset, last_entry);
+      EXPECT_EQ(FileSize(Last().path), last_entry);
+      EXPECT_NE(report.mark_problem, "");
+    }
+  }
+}
+
+// Every truncation point of the last segment, against marks that record
+// nothing, half, or all of it as synced: a cut below the synced length stops
+// start-up; above it, the torn tail is cut back to the last whole entry.
+TEST_F(RecoveryTest, TruncationIsCutOnlyAfterTheSyncedLength) {
+  BuildLog(40);
+  const std::string pristine = ReadFile(Last().path);
+  const std::vector<uint64_t> offsets = EntryOffsets(pristine);
+  ASSERT_GE(offsets.size(), 3u);
+  for (uint64_t synced :
+       {uint64_t{kSegmentHeaderBytes}, offsets[offsets.size() / 2], uint64_t{pristine.size()}}) {
+    for (uint64_t cut = kSegmentHeaderBytes; cut < pristine.size(); ++cut) {
+      SCOPED_TRACE("synced " + std::to_string(synced) + ", cut at " + std::to_string(cut));
+      WriteFile(Last().path, pristine.substr(0, cut));
+      SyncedUpTo(synced);
+      RecoveryReport report;
+      auto log = Open(&report);
+      if (cut < synced) {
+        ASSERT_FALSE(log.ok());
+        EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
+        EXPECT_EQ(FileSize(Last().path), cut);
+        continue;
+      }
+      ASSERT_OK(log);
+      uint64_t end = kSegmentHeaderBytes;
+      uint64_t intact = 0;
+      for (size_t i = 0; i < offsets.size(); ++i) {
+        uint64_t next = i + 1 < offsets.size() ? offsets[i + 1] : pristine.size();
+        if (next > cut) break;
+        end = next;
+        ++intact;
+      }
+      EXPECT_EQ(report.synced_bytes, synced);
+      EXPECT_EQ(FileSize(Last().path), end);
+      EXPECT_EQ(report.head, Position(Last().base.value() + intact - 1));
+    }
+  }
+}
+
+TEST_F(RecoveryTest, MarkNamingAMissingSegmentStopsStartUp) {
+  BuildLog(40);
+  char mark[kSyncedMarkBytes];
+  EncodeSyncedMark({Position(41), kSegmentHeaderBytes}, mark);
+  WriteFile(dir_.Sub("SYNCED"), std::string(mark, sizeof(mark)));
+  auto log = Open(nullptr);
+  ASSERT_FALSE(log.ok());
+  EXPECT_TRUE(log.status().IsCorruption());
+  EXPECT_NE(log.status().message().find("00000000000000000041.log offset 0: SYNCED records"),
+            std::string::npos)
+      << log.status().ToString();
+}
+
+TEST_F(RecoveryTest, AnInvalidOrMissingMarkIsReportedAndRewritten) {
+  BuildLog(40);
+  for (std::string bad : {std::string(), std::string("garbage"), std::string(32, 'x')}) {
+    SCOPED_TRACE("mark '" + bad + "'");
+    if (bad.empty()) {
+      std::filesystem::remove(dir_.Sub("SYNCED"));
+    } else {
+      WriteFile(dir_.Sub("SYNCED"), bad);
+    }
+    RecoveryReport report;
+    auto log = Open(&report);
+    ASSERT_OK(log);
+    EXPECT_NE(report.mark_problem, "");
+    EXPECT_EQ(report.synced_bytes, 0u);
+    ExpectEntries(log->get(), 40);
+    log->reset();
+    // Open recorded what it kept.
+    SyncedMark m;
+    ASSERT_EQ(DecodeSyncedMark(ReadFile(dir_.Sub("SYNCED")), &m), "");
+    EXPECT_EQ(m.base, Last().base);
+    EXPECT_EQ(m.bytes, FileSize(Last().path));
+  }
 }
 
 // ---- The newest segment's header ----
@@ -465,6 +643,7 @@ TEST_F(RecoveryTest, ReadOnlyOpenReportsButDoesNotCut) {
   const uint64_t last_entry = EntryOffsets(ReadFile(Last().path)).back();
   const uint64_t cut = last_entry + 10;
   ShrinkTo(Last().path, cut);
+  SyncedUpTo(last_entry);
   {
     RecoveryReport report;
     auto log = Open(&report, /*read_only=*/true);
