@@ -10,7 +10,9 @@
 //     reader), lies inside the input, and the reason the reader stopped is
 //     the one the rules give.
 // (b) The bytes are written as segment 1 of a log directory and opened with
-//     a writable wal::Log, so recovery runs (and may cut the tail). A Reader
+//     a writable wal::Log, so recovery runs (and may cut the tail). When a
+//     valid entry follows the damage, recovery must refuse and cut nothing;
+//     otherwise a Reader
 //     must then return exactly the valid prefix found in (a), the file must
 //     have been cut to it, a seek through the rebuilt index must land on an
 //     entry of it, and the log must accept and return a new entry.
@@ -75,6 +77,10 @@ struct Scan {
   std::vector<ValidEntry> entries;
   uint64_t end = 0;  // offset just past the last valid entry
   SegmentReader::Outcome stop = SegmentReader::Outcome::kEnd;
+  // A complete, checksummed entry somewhere after the damage, at the expected
+  // position or a later one the chain could have reached: then the damage is
+  // not a torn tail and recovery must refuse (FORMAT.md section 6).
+  bool valid_after_damage = false;
 };
 
 bool AllZero(std::string_view s) {
@@ -149,6 +155,17 @@ Scan ScanBuffer(std::string_view bytes) {
       CHECK(reader.offset() == offset);
       scan.end = offset;
       scan.stop = got;
+      for (uint64_t at = offset; at + kEntryHeaderBytes <= bytes.size(); ++at) {
+        EntryHeader h = DecodeEntryHeader(bytes.data() + at);
+        uint64_t reach = expect.value() + (at - offset) / kEntryHeaderBytes + 1;
+        if (h.flags != 0 || h.position < expect || h.position.value() > reach) continue;
+        if (h.length > bytes.size() - at - kEntryHeaderBytes) continue;
+        if (Checksum(bytes.substr(at, 24), bytes.substr(at + kEntryHeaderBytes, h.length)) ==
+            h.checksum) {
+          scan.valid_after_damage = true;
+          break;
+        }
+      }
       return scan;
     }
     // A valid entry, inside the input.
@@ -286,6 +303,11 @@ void Recover(std::string_view bytes, const Scan& scan) {
     const Status& s = opened.status();
     CHECK_MSG(s.IsCorruption() || s.IsIOError(), "Log::Open: %s", s.ToString().c_str());
     if (s.IsIOError()) return;  // the machine's trouble, not the input's
+    if (scan.valid_after_damage) {
+      // Refused, and nothing was cut.
+      CHECK(FileSize(path) == bytes.size());
+      return;
+    }
     // Only a segment whose header is neither valid nor torn is refused.
     CHECK_MSG(!scan.header_ok, "Log::Open refused a segment with a valid header: %s",
               s.ToString().c_str());
@@ -294,6 +316,7 @@ void Recover(std::string_view bytes, const Scan& scan) {
     return;
   }
   Log& log = **opened;
+  CHECK_MSG(!scan.valid_after_damage, "recovery cut damage that a valid entry follows");
   const Position head(scan.entries.size());
   CHECK_MSG(log.durable_head() == head, "durable head %llu, valid prefix %zu entries",
             static_cast<unsigned long long>(log.durable_head().value()), scan.entries.size());

@@ -47,6 +47,7 @@
 #include "wal/repair.h"
 #include "wal/segment_reader.h"
 #include "wal/status.h"
+#include "wal/tail.h"
 
 namespace eventide::tools {
 namespace {
@@ -346,7 +347,18 @@ std::optional<int> OpenReadOnly(const std::string& log_dir, std::unique_ptr<wal:
   wal::LogOptions options;
   options.dir = log_dir;
   options.read_only = true;
-  auto opened = wal::Log::Open(options);
+  wal::RecoveryReport report;
+  auto opened = wal::Log::Open(options, &report);
+  if (opened.ok() && report.tail_corrupt) {
+    // Start-up refuses such a log; the read-only commands show what is there
+    // before the damage, and say so.
+    std::fprintf(stderr,
+                 "eventide-log: warning: %s offset %llu: %s; %s. Showing entries up to "
+                 "position %s (see `eventide-log verify`)\n",
+                 report.tail_segment.c_str(), static_cast<unsigned long long>(report.tail_offset),
+                 report.tail_reason.c_str(), report.tail_verdict.c_str(),
+                 report.head.ToString().c_str());
+  }
   if (!opened.ok()) {
     const Status& s = opened.status();
     if (s.IsCorruption()) {
@@ -867,6 +879,9 @@ int Verify(const std::string& log_dir, bool strict) {
     std::string path = log_dir + "/" + wal::SegmentFileName(base);
     if (::stat(path.c_str(), &sb) == 0) total_bytes += static_cast<uint64_t>(sb.st_size);
   }
+  std::string mark_problem;
+  auto mark = wal::ReadSyncedMark(log_dir, &mark_problem);
+  if (!mark.ok()) return Error(kExitUsage, mark.status().message());
   Progress progress(total_bytes);
   uint64_t done_bytes = 0;
   uint64_t entries = 0;
@@ -895,6 +910,47 @@ int Verify(const std::string& log_dir, bool strict) {
     });
     done_bytes += s.file_bytes;
     progress.Report(i + 1, bases.size(), done_bytes);
+    const uint64_t synced = is_last ? wal::SyncedBytesFor(*mark, s.base) : 0;
+    if (is_last && s.state == SegmentScan::State::kTornHeader && synced > 0) {
+      return damaged(
+          path, 0,
+          s.problem + ", but SYNCED records " + std::to_string(synced) + " bytes of it as synced");
+    }
+    if (is_last &&
+        (s.state == SegmentScan::State::kTorn || s.state == SegmentScan::State::kCorrupt ||
+         (s.state == SegmentScan::State::kClean && s.file_bytes < synced))) {
+      // Judged as recovery judges it (wal/tail.h): only a torn tail after the
+      // synced length, with nothing valid after it, is a crash's doing.
+      Position next = s.last.IsNone() ? s.base : s.last.Next();
+      auto verdict = wal::JudgeTail(path, s.valid_bytes, s.file_bytes, next, synced);
+      if (!verdict.ok()) return Error(kExitUsage, verdict.status().message());
+      if (!verdict->torn) {
+        std::string out = "damage: " + path + " offset " + std::to_string(s.problem_offset) + ": " +
+                          (s.problem.empty() ? "end of segment" : s.problem) + "\n";
+        out += "  not a torn tail: " + verdict->why_not + "\n";
+        out += "  before it: positions " +
+               (s.last.IsNone() ? std::string("none in this segment")
+                                : s.base.ToString() + ".." + s.last.ToString()) +
+               ", valid\n";
+        if (verdict->later) {
+          out += "  after it: " + std::to_string(verdict->later_entries) +
+                 " valid entries, positions " + verdict->later->position.ToString() + ".." +
+                 verdict->later_last.ToString() + ", from offset " +
+                 std::to_string(verdict->later->offset) + "\n";
+        }
+        out += "  `eventide-log repair --truncate-after " + next.Prev().ToString() +
+               "` would drop " + std::to_string(s.file_bytes - s.valid_bytes) +
+               " bytes from offset " + std::to_string(s.valid_bytes) +
+               (verdict->later ? ", including those " + std::to_string(verdict->later_entries) +
+                                     " valid entries"
+                               : std::string()) +
+               "; start-up refuses the log until then\n";
+        Write(&out, /*force=*/true);
+        return damaged(
+            path, s.problem_offset,
+            (s.problem.empty() ? "end of segment" : s.problem) + "; " + verdict->why_not);
+      }
+    }
     switch (s.state) {
       case SegmentScan::State::kClean:
         break;
@@ -929,6 +985,10 @@ int Verify(const std::string& log_dir, bool strict) {
   }
   std::string out;
   if (!note.empty()) out += "note: " + OneLine(note) + "\n";
+  if (!mark_problem.empty()) {
+    out += "note: " + OneLine(mark_problem) +
+           "; recovery judges the last segment by its entries alone\n";
+  }
   out += "verified " + std::to_string(bases.size()) + " segment(s), " + std::to_string(entries) +
          " entries";
   if (!first.IsNone()) out += " (positions " + first.ToString() + ".." + last.ToString() + ")";
@@ -1006,6 +1066,7 @@ int Repair(const std::string& log_dir, const std::string& after) {
            std::to_string(report.cut_bytes) + " bytes removed)\n";
   }
   for (const auto& path : report.removed_segments) out += "removed " + path + "\n";
+  if (report.lowered_mark) out += "lowered SYNCED to the cut\n";
   if (report.cut_segment.empty() && report.removed_segments.empty()) {
     out += "nothing to cut: the log already ends at position " + last->ToString() + "\n";
   } else {

@@ -280,7 +280,7 @@ Status Log::Recover(RecoveryReport* report) {
   auto mark = ReadSyncedMark(options_.dir, &report->mark_problem);
   if (!mark.ok()) return mark.status();
   recovered_mark_ = *mark;
-  if (!recovered_mark_ && report->mark_problem.empty()) {
+  if (!recovered_mark_ && report->mark_problem.empty() && !bases.empty()) {
     report->mark_problem = "no " + std::string(kSyncedMarkFileName) + " file";
   }
   if (recovered_mark_ && (bases.empty() || recovered_mark_->base > bases.back())) {

@@ -378,6 +378,11 @@ Status Server::Start() {
   auto log = wal::Log::Open(lo, &recovery);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
+  if (!recovery.mark_problem.empty()) {
+    // Not an error: a log from before SYNCED existed, or a mark a power loss
+    // tore. Recovery judged the tail by its entries alone (wal/FORMAT.md).
+    LogLine(LogLevel::kWarn, "log synced mark not used", {{"problem", recovery.mark_problem}});
+  }
   if (recovery.tail_bytes > 0) {
     LogLine(LogLevel::kWarn, "log tail cut",
             {{"segment", recovery.tail_segment},

@@ -6,10 +6,13 @@
 #include <signal.h>
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -493,6 +496,61 @@ TEST(ServerRestartTest, EveryAcknowledgedWriteSurvivesKill9) {
   RunCommand(std::string(EVENTIDE_LOG_BIN) + " --data " + server.data_dir() + " verify 2>&1",
              &code);
   EXPECT_EQ(code, 0);
+}
+
+// Issue 13: one flipped byte in an acknowledged entry in the middle of the
+// last segment. Start-up must stop, naming the segment, offset and reason,
+// and leave the log as it was: no acknowledged write cut, no position reused.
+TEST(ServerRestartTest, AFlippedByteInAnAcknowledgedEntryStopsStartUp) {
+  ServerProcess server;
+  server.WriteFile("server.yaml", "segment_bytes: 4KiB\n");
+  std::vector<std::string> flags = {"--config", server.dir() + "/server.yaml"};
+  ASSERT_GT(server.Start(flags), 0) << server.log();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(server
+                  .Call("POST", kMsg,
+                        R"({"id":"m)" + std::to_string(i) + R"(","title":"t","content":")" +
+                            std::string(150, 'c') + "\"}")
+                  .status,
+              201);
+  }
+  server.Kill9();
+  std::vector<std::string> segments;
+  for (const auto& e : std::filesystem::directory_iterator(server.data_dir() + "/wal")) {
+    if (e.path().extension() == ".log") segments.push_back(e.path().string());
+  }
+  std::sort(segments.begin(), segments.end());
+  ASSERT_GE(segments.size(), 2u);
+  const std::string last = segments.back();
+  std::string bytes;
+  {
+    std::ifstream in(last, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::vector<size_t> offsets;  // entry offsets: 32-byte header, then u32 length-prefixed
+  for (size_t at = 32; at + 32 <= bytes.size();) {
+    offsets.push_back(at);
+    uint32_t len = 0;
+    for (int i = 3; i >= 0; --i) len = (len << 8) | static_cast<unsigned char>(bytes[at + i]);
+    at += 32 + len;
+  }
+  ASSERT_GE(offsets.size(), 5u);
+  const size_t damaged = offsets[offsets.size() / 2];
+  bytes[damaged + 40] = static_cast<char>(bytes[damaged + 40] ^ 0x01);
+  {
+    std::ofstream out(last, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  EXPECT_EQ(server.Start(flags), 0) << "started on a damaged log:\n" << server.log();
+  EXPECT_NE(server.Wait(), 0);
+  const std::string log = server.log();
+  EXPECT_NE(log.find(last + " offset " + std::to_string(damaged) + ": checksum mismatch"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("recorded as synced"), std::string::npos) << log;
+  EXPECT_NE(log.find("would be lost by a cut"), std::string::npos) << log;
+  EXPECT_NE(log.find("eventide-log verify"), std::string::npos) << log;
+  EXPECT_EQ(std::filesystem::file_size(last), bytes.size()) << "start-up cut the log";
 }
 
 TEST(ServerRestartTest, RecoversFromACheckpointPlusTheLog) {

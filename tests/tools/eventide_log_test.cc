@@ -114,6 +114,16 @@ class EventideLogTest : public ::testing::Test {
     return o;
   }
 
+  // Rewrites SYNCED so that only `bytes` of the last segment count as synced
+  // (the state a crash mid-append of an unsynced batch leaves).
+  void SyncedUpTo(uint64_t bytes) {
+    std::string last = SegmentPaths().back();
+    auto base = wal::ParseSegmentFileName(std::filesystem::path(last).filename().string());
+    char mark[wal::kSyncedMarkBytes];
+    wal::EncodeSyncedMark({*base, bytes}, mark);
+    wal::WriteFile(dir_.Sub("SYNCED"), std::string(mark, sizeof(mark)));
+  }
+
   // Appends `payloads` and waits until they are durable.
   void Append(const std::vector<std::string>& payloads) {
     auto log = Log::Open(Options());
@@ -625,6 +635,7 @@ TEST_F(EventideLogTest, VerifyTornLastSegmentIsANoteUnlessStrict) {
   uint64_t size = std::filesystem::file_size(last);
   uint64_t offset = LastEntryOffset(last);
   wal::ShrinkTo(last, size - 3);  // the last entry loses its end: a crash mid-append
+  SyncedUpTo(offset);             // ... of an entry that was never synced
   RunResult r = Tool({"verify"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("note: "), std::string::npos) << r.out;
@@ -663,6 +674,60 @@ TEST_F(EventideLogTest, VerifyCorruptEntryInLastSegmentIsDamage) {
   RunResult r = Tool({"verify"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.err.find(last + " offset " + std::to_string(offset)), std::string::npos) << r.err;
+}
+
+// Issue 13: a flipped byte in the middle of the last segment, with valid
+// entries after it. Start-up refuses the log; verify shows what is there and
+// what repair would drop; dump shows the entries before the damage; repair
+// cuts there, and the log carries on from the position after the cut.
+TEST_F(EventideLogTest, DamageInsideTheLastSegmentIsShownAndRepairedOnlyOnRequest) {
+  WriteStandardLog();
+  std::string last = SegmentPaths().back();
+  auto base = wal::ParseSegmentFileName(std::filesystem::path(last).filename().string());
+  ASSERT_TRUE(base.has_value());
+  const std::string pristine = wal::ReadFile(last);
+  std::vector<uint64_t> offsets = wal::EntryOffsets(pristine);
+  ASSERT_GE(offsets.size(), 3u);
+  const uint64_t damaged = base->value() + 1;  // the second entry of the segment
+  wal::IncrementByte(last, offsets[1] + wal::kEntryHeaderBytes + 1);
+
+  auto log = Log::Open(Options());
+  ASSERT_FALSE(log.ok());
+  EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
+  EXPECT_EQ(wal::ReadFile(last).size(), pristine.size()) << "start-up cut the log";
+
+  RunResult r = Tool({"verify"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("damage: " + last + " offset " + std::to_string(offsets[1])),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("after it: " + std::to_string(offsets.size() - 2) +
+                       " valid entries, positions " + std::to_string(damaged + 1) + "..20"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("repair --truncate-after " + std::to_string(damaged - 1) + "` would drop " +
+                       std::to_string(pristine.size() - offsets[1]) + " bytes"),
+            std::string::npos)
+      << r.out;
+
+  r = Tool({"dump", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Lines(r.out).size(), damaged - 1);
+  EXPECT_NE(r.err.find("warning: " + last + " offset " + std::to_string(offsets[1])),
+            std::string::npos)
+      << r.err;
+
+  r = Tool({"repair", "--truncate-after", std::to_string(damaged - 1)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("lowered SYNCED"), std::string::npos) << r.out;
+  r = Tool({"verify", "--strict"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  log = Log::Open(Options());
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ((*log)->durable_head(), Position(damaged - 1));
+  auto next = (*log)->Append("after repair");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, Position(damaged));
 }
 
 TEST_F(EventideLogTest, RepairTruncateAfterCutsTheLog) {
