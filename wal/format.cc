@@ -4,6 +4,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace eventide::wal {
@@ -91,6 +92,15 @@ std::optional<FoundEntry> FindValidEntry(std::string_view bytes, Position min_po
     // torn tail of zeros is skipped without a checksum.
     if (GetU32(p + off + 4) != 0) continue;
     uint64_t pos = GetU64(p + off + 8);
+    if (pos == 0) {
+      // Zero-filled space (what a crash leaves most often): an entry needs a
+      // non-zero byte in its position field, so skip to where the next
+      // non-zero byte could be part of one.
+      size_t z = off + 16;
+      while (z < n && p[z] == 0) ++z;
+      off = std::max(off, z - 16);
+      continue;
+    }
     if (pos < min_position.value() || pos > min_position.value() + off / kEntryHeaderBytes + 1) {
       continue;
     }

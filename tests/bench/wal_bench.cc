@@ -645,6 +645,55 @@ void BM_ReaderScan(benchmark::State& state) {
       benchmark::Counter::kIsRate);
 }
 
+// ---- Integrity checks (issue 13) ----
+
+// The SYNCED mark the writer rewrites after each fdatasync: one 32-byte
+// pwrite to a page-cached file. Judged against BM_RawWriteFdatasync, the
+// cost of the sync it follows, measured in the same run.
+void BM_SyncedMarkWrite(benchmark::State& state) {
+  ScratchDir dir;
+  bool created = false;
+  auto file = Env::Default()->OpenMarkFile(dir.path() + "/SYNCED", &created);
+  if (!file.ok()) {
+    state.SkipWithError(file.status().ToString().c_str());
+    return;
+  }
+  char mark[kSyncedMarkBytes];
+  uint64_t bytes = kSegmentHeaderBytes;
+  const int64_t start = NowNanos();
+  for (auto _ : state) {
+    EncodeSyncedMark({Position(1), bytes += 100}, mark);
+    if (!(*file)->Write(std::string_view(mark, sizeof(mark))).ok()) {
+      state.SkipWithError("pwrite failed");
+      return;
+    }
+  }
+  Results()["mark_write_ns"] = static_cast<double>(NowNanos() - start) /
+                               static_cast<double>(std::max<int64_t>(1, state.iterations()));
+}
+
+// What recovery pays to look past damage for a valid entry (FindValidEntry):
+// arg 0 scans zero bytes (a file extended and never written), arg 1 random
+// bytes (the worst case: every offset is a candidate header), over 16 MiB.
+void BM_FindValidEntry(benchmark::State& state) {
+  constexpr size_t kBytes = 16 << 20;
+  std::string bytes(kBytes, '\0');
+  if (state.range(0) == 1) {
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (char& c : bytes) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+  }
+  for (auto _ : state) {
+    auto found = FindValidEntry(bytes, Position(1000));
+    benchmark::DoNotOptimize(found);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kBytes));
+}
+
 // One target: the ratio against the raw figure measured around the run
 // (paired) and against the one measured at the start of the program.
 void PrintRatio(const std::string& what, const std::string& key, double start_baseline,
@@ -686,6 +735,12 @@ void PrintSummary() {
                  AppendKey(size, "never", n), get("raw_seq"), 70, true);
     }
   }
+  if (r.count("mark_write_ns") && r.count("raw_fdatasync/100")) {
+    const double sync_ns = 1e9 / r["raw_fdatasync/100"];
+    std::printf("  %-36s %8.0f ns, %.4f of one fdatasync (%.0f ns) in this run\n",
+                "SYNCED mark pwrite per batch", r["mark_write_ns"], r["mark_write_ns"] / sync_ns,
+                sync_ns);
+  }
   const double scan = get("reader_scan");
   std::printf("  %-36s %8.2f GB/s (target >= 1 GB/s): %s\n", "reader scan, payload bytes",
               scan / 1e9, scan >= 1e9 ? "MET" : "MISSED");
@@ -709,6 +764,8 @@ BENCHMARK(BM_AppendStream)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ReaderScan)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SyncedMarkWrite);
+BENCHMARK(BM_FindValidEntry)->ArgName("random")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace eventide::wal
