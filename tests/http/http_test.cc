@@ -145,6 +145,23 @@ TEST(ParserTest, MalformedInputsGetSpecificErrors) {
   }
 }
 
+TEST(ParserTest, ChunkDataNotFollowedByCrlfIsAFramingError) {
+  // llhttp checks the CRLF after a chunk's data only in strict mode; built
+  // loose, it skipped any two bytes, so a body framed wrongly reached the
+  // JSON parser (invalid_json, or worse, a write).
+  for (const char* tail : {"XY0\r\n\r\n", "0\r\n\r\n", "\n0\r\n\r\n", "\r0\r\n\r\n"}) {
+    RequestParser p(Limits{});
+    std::vector<Request> out;
+    p.Feed(std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc") + tail,
+           &out);
+    EXPECT_TRUE(out.empty()) << tail;
+    ASSERT_TRUE(p.error()) << tail;
+    EXPECT_EQ(p.error()->status, 400);
+    EXPECT_EQ(p.error()->code, "bad_request");
+    EXPECT_NE(p.error()->message.find("CRLF after chunk"), std::string::npos) << p.error()->message;
+  }
+}
+
 TEST(ParserTest, EofMidRequestIsAnError) {
   RequestParser p(Limits{});
   std::vector<Request> out;
