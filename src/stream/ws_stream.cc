@@ -9,10 +9,10 @@
 #include <utility>
 
 #include "rapidjson/document.h"
-#include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "src/common/json_text.h"
+#include "src/common/utf8.h"
 #include "src/schema/validate.h"
 #include "src/stream/formats.h"
 
@@ -194,6 +194,16 @@ void WsStream::OnData(std::string_view data) {
   input_ = data;
   int r = wslay_event_recv(ws_);
   input_ = {};
+  if (r == WSLAY_ERR_CALLBACK_FAILURE && !closing_) {
+    // wslay's frame layer refused a frame header: a fragmented control frame
+    // (FIN=0, RFC 6455 section 5.5), one over 125 bytes, a length not in its
+    // shortest form. The RFC says fail the connection with 1002 (section
+    // 7.1.7); wslay only queues a Close without a code and stops reading
+    // with its framing state lost, so the Close is ours, nothing more is
+    // read, and the connection ends once the Close is written.
+    FailProtocol("malformed frame header (a fragmented or oversize control frame?)");
+    return;
+  }
   if (r != 0) {
     closed_ = true;
     subs_.clear();
@@ -226,6 +236,21 @@ void WsStream::Pump() {
     subs_.clear();
     t_->Close();
   }
+}
+
+void WsStream::FailProtocol(std::string_view reason) {
+  std::string payload("\x03\xea");        // 1002, big-endian
+  payload.append(reason.substr(0, 123));  // a control frame's payload is at most 125 bytes
+  frame_.clear();
+  AppendWsFrame(kWsClose, payload, &frame_);
+  t_->Send(frame_);
+  if (!protocol_close_counted_) {
+    protocol_close_counted_ = true;
+    ++ctx_->stats.ws_protocol_closes;
+  }
+  closed_ = true;
+  subs_.clear();
+  t_->Close();
 }
 
 void WsStream::CloseWith(uint16_t code, std::string_view reason) {
@@ -285,13 +310,10 @@ void WsStream::SendError(std::string_view code, std::string_view message, std::s
 
 void WsStream::HandleText(std::string_view text) {
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError()) {
-    return SendError("invalid_json",
-                     std::string("the message is not valid JSON: ") +
-                         rapidjson::GetParseError_En(d.GetParseError()) + " at byte " +
-                         std::to_string(d.GetErrorOffset()),
-                     "", "");
+  // wslay has checked the frame's bytes are UTF-8 (else 1007); escapes that
+  // decode to no UTF-8 ("\udc00") are refused here, and the connection stays.
+  if (JsonInputResult parsed = ParseJsonInput(text, &d, "the message"); !parsed.ok()) {
+    return SendError(parsed.code(), parsed.message, "", "");
   }
   if (!d.IsObject()) return SendError("invalid_message", "a message must be a JSON object", "", "");
   std::string ref;

@@ -177,6 +177,10 @@ class WsStream : public Stream, public Notices, public http::Responder {
   // Starts the closing handshake with `code`; the connection ends when the
   // client answers, or after a grace period.
   void CloseWith(uint16_t code, std::string_view reason);
+  // Fails the connection (RFC 6455 section 7.1.7) after a frame wslay could
+  // not parse: sends Close 1002 with `reason` itself, then closes once it is
+  // written. No closing handshake: the input can no longer be framed.
+  void FailProtocol(std::string_view reason);
   // Writes what wslay queued and ends the connection when wslay is done.
   void Pump();
   // wslay's context exists only while the client is mid-message or a

@@ -11,14 +11,16 @@ namespace {
 TEST(Utf8Test, WellFormedSequencesPass) {
   EXPECT_TRUE(IsUtf8(""));
   EXPECT_TRUE(IsUtf8("plain ASCII, longer than one eight-byte word"));
-  EXPECT_TRUE(IsUtf8("caf\xc3\xa9"));                            // U+00E9
-  EXPECT_TRUE(IsUtf8("\xe2\x82\xac"));                           // U+20AC
-  EXPECT_TRUE(IsUtf8("\xed\x9f\xbf"));                           // U+D7FF, below the surrogates
-  EXPECT_TRUE(IsUtf8("\xee\x80\x80"));                           // U+E000, above them
-  EXPECT_TRUE(IsUtf8("\xf0\x9f\x98\x80"));                       // U+1F600
-  EXPECT_TRUE(IsUtf8("\xf4\x8f\xbf\xbf"));                       // U+10FFFF, the last
-  EXPECT_TRUE(IsUtf8(std::string("nul \0 inside", 12)));         // U+0000 is a character
-  EXPECT_TRUE(IsUtf8("12345678\xc3\xa9" "12345678\xf0\x9f\x98\x80"));  // around the fast path
+  EXPECT_TRUE(IsUtf8("caf\xc3\xa9"));                     // U+00E9
+  EXPECT_TRUE(IsUtf8("\xe2\x82\xac"));                    // U+20AC
+  EXPECT_TRUE(IsUtf8("\xed\x9f\xbf"));                    // U+D7FF, below the surrogates
+  EXPECT_TRUE(IsUtf8("\xee\x80\x80"));                    // U+E000, above them
+  EXPECT_TRUE(IsUtf8("\xf0\x9f\x98\x80"));                // U+1F600
+  EXPECT_TRUE(IsUtf8("\xf4\x8f\xbf\xbf"));                // U+10FFFF, the last
+  EXPECT_TRUE(IsUtf8(std::string("nul \0 inside", 12)));  // U+0000 is a character
+  EXPECT_TRUE(
+      IsUtf8("12345678\xc3\xa9"
+             "12345678\xf0\x9f\x98\x80"));  // around the fast path
 }
 
 TEST(Utf8Test, IllFormedSequencesAreFoundAtTheirFirstByte) {
@@ -29,18 +31,18 @@ TEST(Utf8Test, IllFormedSequencesAreFoundAtTheirFirstByte) {
   const Case cases[] = {
       {"\xff", 0},
       {"ab\xfe", 2},
-      {"\x80", 0},                      // a continuation byte first
-      {"\xc0\xaf", 0},                  // overlong '/'
-      {"\xc1\xbf", 0},                  // overlong
-      {"\xe0\x9f\xbf", 0},              // overlong three-byte form
-      {"\xf0\x8f\xbf\xbf", 0},          // overlong four-byte form
-      {"\xed\xa0\x80", 0},              // U+D800, a surrogate
-      {"\xed\xbf\xbf", 0},              // U+DFFF
-      {"\xf4\x90\x80\x80", 0},          // U+110000
-      {"\xf5\x80\x80\x80", 0},          // no such lead byte
-      {"x\xc3", 1},                     // truncated at the end
-      {"\xe2\x82", 0},                  // truncated
-      {"\xc3\x28", 0},                  // a bad continuation
+      {"\x80", 0},              // a continuation byte first
+      {"\xc0\xaf", 0},          // overlong '/'
+      {"\xc1\xbf", 0},          // overlong
+      {"\xe0\x9f\xbf", 0},      // overlong three-byte form
+      {"\xf0\x8f\xbf\xbf", 0},  // overlong four-byte form
+      {"\xed\xa0\x80", 0},      // U+D800, a surrogate
+      {"\xed\xbf\xbf", 0},      // U+DFFF
+      {"\xf4\x90\x80\x80", 0},  // U+110000
+      {"\xf5\x80\x80\x80", 0},  // no such lead byte
+      {"x\xc3", 1},             // truncated at the end
+      {"\xe2\x82", 0},          // truncated
+      {"\xc3\x28", 0},          // a bad continuation
       {"\xe2\x28\xa1", 0},
       {"0123456789abcdef\xf0\x9f\x98", 16},  // truncated after the fast path
   };

@@ -195,6 +195,19 @@ TEST(RequestTest, ParseQueryDecodesAndKeepsRepeats) {
   EXPECT_FALSE(ParseQuery("a=%G1", &q));
 }
 
+TEST(RequestTest, TargetIsUtf8JudgesEverySegmentKeyAndValueDecoded) {
+  EXPECT_TRUE(TargetIsUtf8("/app/t/caf%C3%A9?q=%E2%82%AC&x"));
+  EXPECT_TRUE(TargetIsUtf8("/app/t/caf\xc3\xa9"));
+  EXPECT_TRUE(TargetIsUtf8("/app/t/100%?a=%zz&b=%"))
+      << "bad escapes are bad_path/bad_query's to refuse, not this";
+  EXPECT_FALSE(TargetIsUtf8("/app/t/%FF"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t/%ed%a0%80"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t/\xff"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t?q=%C3"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t?%C3=1"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t/%E2/%82%AC")) << "a sequence cut by '/'";
+}
+
 TEST(ResponseTest, HeadStatesItsGetsLengthAnd304StatesNone) {
   ResponseHead h;
   h.content_length = 1234;  // a HEAD: the GET's length, no body
