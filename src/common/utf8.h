@@ -49,12 +49,14 @@ struct JsonInputResult {
 };
 
 // Parses `text`, JSON from a client, into *doc, refusing text that is not
-// UTF-8 or that would decode into text that is not: raw bytes are validated
-// by RapidJSON's kParseValidateEncodingFlag, and \u escapes of surrogates
-// are checked here, since RapidJSON 1.1 encodes a lone low surrogate
-// ("\udc00") as the three bytes ED B0 80, which are not UTF-8. Every JSON
+// UTF-8 or that would decode into text that is not: the raw bytes are
+// checked with FindInvalidUtf8 before parsing, and \u escapes of surrogates
+// after it, since RapidJSON 1.1 encodes a lone low surrogate ("\udc00") as
+// the three bytes ED B0 80, which are not UTF-8, even under its
+// kParseValidateEncodingFlag (that flag checks raw bytes only). Every JSON
 // value a client hands the server (REST bodies, WebSocket messages of every
-// dialect, GraphQL requests) goes through this one function.
+// dialect, GraphQL requests) goes through this one function. On an error
+// *doc holds nothing a caller may use.
 // `what` names the input in the message ("the body", "the message").
 [[nodiscard]] JsonInputResult ParseJsonInput(std::string_view text, rapidjson::Document* doc,
                                              std::string_view what);
