@@ -82,6 +82,17 @@ size_t FindInvalidUtf8(std::string_view s) {
   return kNpos;
 }
 
+std::string ToUtf8Lossy(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (size_t at = FindInvalidUtf8(s); at != kNpos; at = FindInvalidUtf8(s)) {
+    out.append(s.substr(0, at)).append("\xef\xbf\xbd");
+    s.remove_prefix(at + 1);
+  }
+  out.append(s);
+  return out;
+}
+
 JsonInputResult ParseJsonInput(std::string_view text, rapidjson::Document* doc,
                                std::string_view what) {
   JsonInputResult r;

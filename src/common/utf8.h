@@ -25,6 +25,12 @@ namespace eventide {
 size_t FindInvalidUtf8(std::string_view s);
 inline bool IsUtf8(std::string_view s) { return FindInvalidUtf8(s) == std::string_view::npos; }
 
+// `s` with every byte that does not begin a well-formed sequence replaced by
+// U+FFFD. For error messages, which may quote what a client sent in a
+// header (not checked on input: headers are not JSON); never on the path of
+// stored data, which is refused instead.
+std::string ToUtf8Lossy(std::string_view s);
+
 // The error code a client gets for input that is not UTF-8 (HTTP 400, a
 // WebSocket error message): docs/HTTP.md.
 inline constexpr std::string_view kInvalidUtf8Code = "invalid_utf8";

@@ -69,6 +69,16 @@ TEST(Utf8Test, EveryTwoByteStringAgreesWithADecoder) {
   }
 }
 
+TEST(Utf8Test, LossyReplacesEachBadByte) {
+  EXPECT_EQ(ToUtf8Lossy("ok caf\xc3\xa9"), "ok caf\xc3\xa9");
+  EXPECT_EQ(ToUtf8Lossy("a\xff\xfe"
+                        "b"),
+            "a\xef\xbf\xbd\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(ToUtf8Lossy("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_TRUE(IsUtf8(ToUtf8Lossy("x\xc3")));
+}
+
 TEST(ParseJsonInputTest, Utf8JsonParses) {
   rapidjson::Document d;
   JsonInputResult r = ParseJsonInput(R"({"t":"caf\u00e9 \ud83d\ude00 \\udc00 \"q\""})", &d, "x");

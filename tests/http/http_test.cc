@@ -242,6 +242,13 @@ TEST(ResponseTest, ErrorBodyEscapes) {
   EXPECT_EQ(ErrorBody("c", "m"), R"({"error":{"code":"c","message":"m"}})");
 }
 
+TEST(ResponseTest, ErrorBodyIsUtf8WhateverItQuotes) {
+  // e.g. the 415 quotes the request's Content-Type, a header nothing checks.
+  EXPECT_EQ(ErrorBody("unsupported_media_type", "not text/\xff", "f\xc3"),
+            "{\"error\":{\"code\":\"unsupported_media_type\",\"message\":\"not "
+            "text/\xef\xbf\xbd\",\"field\":\"f\xef\xbf\xbd\"}}");
+}
+
 TEST(ResponseTest, ContentTypes) {
   EXPECT_EQ(ContentTypeFor("/a/index.html"), "text/html; charset=utf-8");
   EXPECT_EQ(ContentTypeFor("x.js"), "text/javascript; charset=utf-8");

@@ -120,6 +120,14 @@ TEST_F(InputTest, UrlIdsAndQueryValuesThatAreNotUtf8AreRefused) {
   EXPECT_EQ(ErrorCode(ws.head().body), "invalid_utf8") << ws.head().body;
 }
 
+TEST_F(InputTest, ErrorsQuotingAHeaderThatIsNotUtf8AreUtf8) {
+  HttpResponse r =
+      server_.Call("POST", kMsg, R"({"title":"t","content":"c"})", {"Content-Type: text/\xff\xfe"});
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(ErrorCode(r.body), "unsupported_media_type");
+  EXPECT_TRUE(IsUtf8(r.body)) << r.body;
+}
+
 TEST_F(InputTest, WsMessagesWithLoneSurrogatesAreRefusedInBand) {
   WsConn sub(port(), kMsg);
   ASSERT_TRUE(sub.upgraded());
