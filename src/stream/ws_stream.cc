@@ -201,7 +201,7 @@ void WsStream::OnData(std::string_view data) {
     // 7.1.7); wslay only queues a Close without a code and stops reading
     // with its framing state lost, so the Close is ours, nothing more is
     // read, and the connection ends once the Close is written.
-    FailProtocol("malformed frame header (a fragmented or oversize control frame?)");
+    FailConnection(1002, "malformed frame header (a fragmented or oversize control frame?)");
     return;
   }
   if (r != 0) {
@@ -238,8 +238,10 @@ void WsStream::Pump() {
   }
 }
 
-void WsStream::FailProtocol(std::string_view reason) {
-  std::string payload("\x03\xea");        // 1002, big-endian
+void WsStream::FailConnection(uint16_t code, std::string_view reason) {
+  std::string payload;
+  payload.push_back(static_cast<char>(code >> 8));  // big-endian
+  payload.push_back(static_cast<char>(code & 0xFF));
   payload.append(reason.substr(0, 123));  // a control frame's payload is at most 125 bytes
   frame_.clear();
   AppendWsFrame(kWsClose, payload, &frame_);
@@ -272,12 +274,21 @@ void WsStream::OnMessage(uint8_t opcode, std::string_view payload) {
     case kWsText:
       if (!closing_) HandleText(payload);
       return;
+    case kWsClose:
+      // wslay checks a Close's reason is UTF-8 only when the frame's payload
+      // arrives in one read (it skips the first two bytes of every read), and
+      // echoes the reason back: a reason split across reads could go out as
+      // a frame that is not UTF-8. Its echo is queued but not yet sent.
+      if (!closing_ && payload.size() > 2 && !IsUtf8(payload.substr(2))) {
+        FailConnection(1007, "the Close reason is not UTF-8");
+      }
+      return;
     case kWsBinary:
       wslay_event_shutdown_read(ws_);
       CloseWith(1003, "binary messages are not accepted; send JSON text");
       return;
     default:
-      return;  // Ping and Close are answered by wslay
+      return;  // Ping is answered by wslay
   }
 }
 

@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "src/common/utf8.h"
@@ -175,6 +178,29 @@ TEST_F(InputTest, WsFragmentedPingClosesWith1002) {
     ws.NextText();
     ws.SendFrame(9, std::string(126, 'x'));
     EXPECT_EQ(ws.WaitClose(), 1002);
+  }
+}
+
+TEST_F(InputTest, ACloseReasonThatIsNotUtf8IsNotEchoed) {
+  // Close 1000 with the reason 00 8D 09, masked with a zero key (the bytes
+  // stay as they are), sent in two writes so the server reads it in two
+  // pieces: wslay then checks only the last piece, and echoed the reason.
+  const std::string head("\x88\x85\x00\x00\x00\x00", 6);
+  const std::string payload("\x03\xe8\x00\x8d\x09", 5);
+  for (size_t cut : {size_t{2}, size_t{3}, size_t{5}}) {
+    WsConn ws(port(), kMsg);
+    ASSERT_TRUE(ws.upgraded());
+    ws.NextText();
+    ws.socket().Send(head + payload.substr(0, cut));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ws.socket().Send(payload.substr(cut));
+    std::optional<WsMessage> m;
+    do {
+      m = ws.Next();
+    } while (m && m->opcode != 8);
+    ASSERT_TRUE(m) << "cut " << cut << ": no Close";
+    EXPECT_EQ(m->close_code, 1007) << "cut " << cut;
+    EXPECT_TRUE(m->payload.size() < 2 || IsUtf8(m->payload.substr(2))) << "cut " << cut;
   }
 }
 
