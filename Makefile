@@ -37,6 +37,7 @@ unit: build
 bench: build
 	$(BUILD)/tests/bench/wal_bench --benchmark_counters_tabular=true
 	$(BUILD)/tests/bench/stream_bench
+	$(BUILD)/tests/bench/input_bench
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVENTIDE_FUZZ=ON

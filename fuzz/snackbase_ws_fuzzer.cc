@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "rapidjson/document.h"
+#include "src/common/utf8.h"
 #include "src/config/config.h"
 #include "src/dialects/snackbase.h"
 #include "src/event/event.h"
@@ -135,6 +136,10 @@ void CheckOutput(std::string_view out) {
     std::string_view payload = out.substr(at + head, len);
     switch (opcode) {
       case stream::kWsText: {
+        // SPEC section 12: no frame leaves the server that is not UTF-8
+        // (client input is refused where it enters; nothing is checked on
+        // the way out, so this holds only if every input path checks).
+        Check(IsUtf8(payload), "a text frame is UTF-8");
         rapidjson::Document d;
         d.Parse(payload.data(), payload.size());
         Check(!d.HasParseError() && d.IsObject(), "a text frame is one JSON object");
@@ -153,6 +158,7 @@ void CheckOutput(std::string_view out) {
       }
       case stream::kWsClose: {
         closed = true;
+        Check(payload.size() < 2 || IsUtf8(payload.substr(2)), "a Close reason is UTF-8");
         if (payload.size() >= 2) {
           const int code =
               (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]);

@@ -1,14 +1,19 @@
 // Request bodies through record validation (src/schema/validate.h) against a
 // fixed schema: byte 0 picks the table and the write mode, the rest is parsed
-// as JSON. Invariants: no crash; a violation that names a field names one the
-// body has or the table declares; a body the validator accepts for create is
-// a JSON object whose every member is a declared field.
+// as JSON by ParseJsonInput, as the REST service does. Invariants: no crash;
+// what ParseJsonInput accepts holds only UTF-8 strings (no lone surrogate
+// escape slips through); a violation that names a field names one the body
+// has or the table declares; a body the validator accepts for create is a
+// JSON object whose every member is a declared field.
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
+#include "src/common/utf8.h"
 #include "src/schema/schema.h"
 #include "src/schema/validate.h"
 
@@ -47,8 +52,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& table = schema.tables[data[0] % schema.tables.size()];
   const WriteMode mode = static_cast<WriteMode>((data[0] / 2) % 3);
   rapidjson::Document d;
-  d.Parse(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (d.HasParseError()) return 0;
+  const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  eventide::JsonInputResult parsed = eventide::ParseJsonInput(text, &d, "the body");
+  Check(eventide::IsUtf8(parsed.message), "the error message is UTF-8");
+  if (!parsed.ok()) return 0;
+  {
+    // What would be logged: the record as RapidJSON writes it back.
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    d.Accept(w);
+    Check(eventide::IsUtf8(std::string_view(sb.GetString(), sb.GetSize())),
+          "accepted JSON decodes to UTF-8 only");
+  }
   auto v = eventide::schema::Validate(table, d, mode);
   if (v) {
     if (!v->field.empty()) {

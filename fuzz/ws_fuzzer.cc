@@ -4,8 +4,8 @@
 // "durable" at once (so acks and events flow back).
 //
 // Checks on everything the server sent: a sequence of whole, unmasked,
-// unfragmented frames with a known opcode; every text frame is one JSON
-// object; a Close carries an RFC 6455 code the server uses, and nothing
+// unfragmented frames with a known opcode; every text frame is valid UTF-8
+// and one JSON object; a Close carries an RFC 6455 code the server uses, and nothing
 // follows it.
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rapidjson/document.h"
+#include "src/common/utf8.h"
 #include "src/event/event.h"
 #include "src/projection/projection.h"
 #include "src/stream/formats.h"
@@ -185,6 +186,10 @@ void CheckOutput(std::string_view out) {
     std::string_view payload = out.substr(at + head, len);
     switch (opcode) {
       case kWsText: {
+        // SPEC section 12: no frame leaves the server that is not UTF-8
+        // (client input is refused where it enters; nothing is checked on
+        // the way out, so this holds only if every input path checks).
+        Check(IsUtf8(payload), "a text frame is UTF-8");
         rapidjson::Document d;
         d.Parse(payload.data(), payload.size());
         Check(!d.HasParseError() && d.IsObject(), "a text frame is one JSON object");
@@ -192,6 +197,7 @@ void CheckOutput(std::string_view out) {
       }
       case kWsClose: {
         closed = true;
+        Check(payload.size() < 2 || IsUtf8(payload.substr(2)), "a Close reason is UTF-8");
         if (payload.size() >= 2) {
           const int code =
               (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]);

@@ -4,6 +4,7 @@
 import { assert, eq, includes, show } from '../lib/harness.mjs';
 import { OP, acceptFor, closePayload, frame } from '../lib/ws.mjs';
 import { expectWsEvent, ISO_MS, UUID_V4, sleep } from './common.mjs';
+import { request } from '../lib/http.mjs';
 
 const HS = 'STREAMS.md WebSocket handshake';
 const MSG = 'STREAMS.md WebSocket server messages';
@@ -432,6 +433,60 @@ export function addWsChecks(suite) {
     }
     return expectClose(c, 1009, '1 MiB + 1');
   }, { timeoutMs: 8000 });
+
+  suite.add('ws.close.1002-fragmented-control-frame', FR, async (ctx) => {
+    // RFC 6455 section 5.5: control frames must not be fragmented.
+    const c = await open(ctx, ctx.tablePath, ctx.table);
+    c.sendRaw(frame(OP.PING, 'hi', { fin: false }));
+    const a = await expectClose(c, 1002, 'a Ping with FIN=0');
+    const d = await open(ctx, ctx.tablePath, ctx.table);
+    d.sendRaw(frame(OP.PING, Buffer.alloc(126, 0x61)));
+    const b = await expectClose(d, 1002, 'a Ping of 126 bytes');
+    return `${a}; ${b}`;
+  });
+
+  suite.add('ws.errors-in-band.invalid-utf8-escapes', `${ACT}; HTTP.md UTF-8`, async (ctx) => {
+    // Valid UTF-8 frames whose JSON escapes decode to no UTF-8: refused
+    // in-band, nothing written or published, the connection stays. (No
+    // "ref" in the answer: as for invalid_json, the message was not read.)
+    const c = await open(ctx, ctx.tablePath, ctx.table);
+    const id = ctx.newId();
+    const head = await ctx.head();
+    const cases = [
+      `{"action":"publish","data":{"t":"\\udc00"},"ref":1}`,
+      `{"action":"put","data":{"id":"${id}","title":"\\ud800x","content":"c"},"ref":2}`,
+      `{"title":"\\udfff","ref":3}`,
+    ];
+    for (const msg of cases) {
+      c.send(msg);
+      const j = await c.nextJson();
+      includes(j, { type: 'error', code: 'invalid_utf8' }, `answer to ${msg}`);
+    }
+    c.send({ action: 'ping', ref: 'still' });
+    eq(await c.nextJson(), { type: 'pong', ref: 'still' }, 'the connection stays');
+    eq((await ctx.rest.get(id)).status, 404, 'the put wrote nothing');
+    eq(await ctx.head(), head, 'nothing was logged');
+    return `${cases.length} refused in-band`;
+  });
+
+  suite.add('rest.invalid-utf8', 'HTTP.md UTF-8', async (ctx) => {
+    const id = ctx.newId();
+    const head = await ctx.head();
+    const json = { 'Content-Type': 'application/json' };
+    const bodies = [
+      Buffer.concat([Buffer.from(`{"id":"${id}","title":"`), Buffer.from([0xff, 0xfe]), Buffer.from('","content":"c"}')]),
+      Buffer.from(`{"id":"${id}","title":"\\udc00","content":"c"}`),
+    ];
+    for (const body of bodies) {
+      const r = await request(ctx.base, { method: 'POST', path: ctx.tablePath, headers: json, body });
+      eq(r.status, 400, `POST ${show(body.toString('latin1'))}: status`);
+      eq(r.json()?.error?.code, 'invalid_utf8', `POST ${show(body.toString('latin1'))}: code`);
+    }
+    const url = await request(ctx.base, { method: 'PUT', path: `${ctx.tablePath}/${encodeURIComponent(id)}%FF`, headers: json, body: JSON.stringify(ctx.body(id)) });
+    eq(url.status, 400, 'PUT to an id with %FF: status');
+    eq(url.json()?.error?.code, 'invalid_utf8', 'PUT to an id with %FF: code');
+    eq(await ctx.head(), head, 'nothing was logged');
+  });
 
   suite.add('ws.close.1002-unmasked', FR, async (ctx) => {
     const c = await open(ctx, ctx.tablePath, ctx.table);

@@ -93,7 +93,8 @@ export function request(base, { method = 'GET', path = '/', headers = {}, body, 
     sock.on('error', (e) => finish(e));
     sock.on('connect', () => {
       if (raw !== undefined) { sock.write(raw); return; }
-      const b = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      // A Buffer is sent as it is (bytes that are not UTF-8, for the UTF-8 checks).
+      const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
       const h = { Host: `${host}:${port}`, Connection: 'close', ...headers };
       if (b) {
         if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['Content-Type'] = 'application/json';

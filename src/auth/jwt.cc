@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "src/common/utf8.h"
+
 namespace eventide::auth {
 namespace {
 
@@ -165,9 +167,13 @@ Verdict Verifier::Verify(std::string_view token, int64_t now_s) const {
       !Base64UrlDecode(token.substr(dot2 + 1), &signature)) {
     return Invalid("a part of the token is not base64url");
   }
+  // Both parts through the one parser of client JSON: what is not UTF-8
+  // would reach error messages ("alg") and, for the claims, the log (the
+  // subject, a tenant stamped into records) and so frames (src/common/utf8.h).
   rapidjson::Document h;
-  h.Parse(header.data(), header.size());
-  if (h.HasParseError() || !h.IsObject()) return Invalid("the token's header is not a JSON object");
+  if (!ParseJsonInput(header, &h, "the token's header").ok() || !h.IsObject()) {
+    return Invalid("the token's header is not a JSON object in UTF-8");
+  }
   auto alg_it = h.FindMember("alg");
   if (alg_it == h.MemberEnd() || !alg_it->value.IsString()) {
     return Invalid("the token's header has no \"alg\"");
@@ -191,15 +197,16 @@ Verdict Verifier::Verify(std::string_view token, int64_t now_s) const {
            VerifyDigest(keys_->ec, signed_part, reinterpret_cast<const unsigned char*>(der.data()),
                         der.size());
   } else {
-    return Invalid("algorithm \"" + std::string(alg.substr(0, 16)) +
-                   "\" is not accepted by this server");
+    std::string shown(alg.substr(0, 16));
+    while (!IsUtf8(shown)) shown.pop_back();  // not cut inside a character
+    return Invalid("algorithm \"" + shown + "\" is not accepted by this server");
   }
   if (!good) return Invalid("the token's signature does not verify");
 
   rapidjson::Document c;
-  c.Parse(payload.data(), payload.size());
-  if (c.HasParseError() || !c.IsObject())
-    return Invalid("the token's claims are not a JSON object");
+  if (!ParseJsonInput(payload, &c, "the token's claims").ok() || !c.IsObject()) {
+    return Invalid("the token's claims are not a JSON object in UTF-8");
+  }
   Verdict v;
   v.claims.json = payload;
   for (auto& m : c.GetObject()) {

@@ -3,11 +3,11 @@
 #include <charconv>
 #include <utility>
 
-#include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "src/common/json_text.h"
 #include "src/common/time.h"
+#include "src/common/utf8.h"
 #include "src/stream/formats.h"
 #include "src/stream/sse.h"
 
@@ -218,13 +218,9 @@ void SnackbaseWsStream::SendStatus(std::string_view status, const std::string& c
 
 void SnackbaseWsStream::HandleText(std::string_view text) {
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError()) {
-    return SendSnackbaseError("invalid_json",
-                              std::string("the message is not valid JSON: ") +
-                                  rapidjson::GetParseError_En(d.GetParseError()) + " at byte " +
-                                  std::to_string(d.GetErrorOffset()),
-                              "");
+  // As on the native WebSocket: escapes that decode to no UTF-8 are refused.
+  if (JsonInputResult parsed = ParseJsonInput(text, &d, "the message"); !parsed.ok()) {
+    return SendSnackbaseError(parsed.code(), parsed.message, "");
   }
   if (!d.IsObject()) return SendSnackbaseError("invalid_message", "a message is a JSON object", "");
   const rapidjson::Value* a = Member(d, "action");

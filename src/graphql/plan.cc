@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "src/common/json_text.h"
+#include "src/common/utf8.h"
 
 namespace eventide::graphql {
 
@@ -728,8 +729,12 @@ bool CompileRequest(std::string_view body, const schema::Schema& schema,
     return false;
   };
   rapidjson::Document req;
-  req.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (req.HasParseError()) return fail("Request body is not valid JSON.");
+  // UTF-8 checked once here, escapes included (src/common/utf8.h), as for
+  // every JSON a client sends.
+  if (JsonInputResult parsed = ParseJsonInput(body, &req, "the request body"); !parsed.ok()) {
+    return fail(parsed.error == JsonInputError::kEncoding ? "Request body is not valid UTF-8."
+                                                          : "Request body is not valid JSON.");
+  }
   if (!req.IsObject()) return fail("Request body must be a JSON object.");
   auto query = req.FindMember("query");
   if (query == req.MemberEnd()) return fail("Request body has no \"query\" member.");

@@ -1,5 +1,7 @@
 #include "src/http/request.h"
 
+#include "src/common/utf8.h"
+
 namespace eventide::http {
 namespace {
 
@@ -74,6 +76,29 @@ bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::
     i = j + 1;
   }
   return true;
+}
+
+bool TargetIsUtf8(std::string_view target) {
+  // Decoding the whole target at once judges each segment, key and value:
+  // '/', '?', '&', '=' and '+' are ASCII, so they never sit inside a
+  // multi-byte sequence, and a sequence split by one is invalid either way.
+  if (target.find('%') == std::string_view::npos) return IsUtf8(target);
+  std::string decoded;
+  decoded.reserve(target.size());
+  for (size_t i = 0; i < target.size(); ++i) {
+    int hi = -1, lo = -1;
+    if (target[i] == '%' && i + 2 < target.size()) {
+      hi = HexValue(target[i + 1]);
+      lo = HexValue(target[i + 2]);
+    }
+    if (hi >= 0 && lo >= 0) {
+      decoded.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      decoded.push_back(target[i]);
+    }
+  }
+  return IsUtf8(decoded);
 }
 
 }  // namespace eventide::http

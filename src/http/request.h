@@ -38,6 +38,13 @@ bool SplitPath(std::string_view path, std::vector<std::string>* segments);
 // A key without '=' has an empty value. False on a bad %-escape.
 bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* params);
 
+// True when the request-target, %-decoded, is UTF-8: every path segment
+// (app, table, record id, topic) and every query key and value SplitPath and
+// ParseQuery would give. Checked once per request before routing, so no id or
+// parameter that is not UTF-8 reaches the log or a frame (SPEC section 12).
+// A bad %-escape is left to SplitPath and ParseQuery (bad_path, bad_query).
+bool TargetIsUtf8(std::string_view target);
+
 }  // namespace eventide::http
 
 #endif  // EVENTIDE_SRC_HTTP_REQUEST_H_

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "src/common/json_text.h"
+#include "src/common/utf8.h"
 
 namespace eventide::http {
 
@@ -145,11 +146,20 @@ std::string ErrorBody(std::string_view code, std::string_view message, std::stri
   out.reserve(48 + code.size() + message.size() + field.size());
   out.append("{\"error\":{\"code\":");
   AppendJsonString(code, &out);
+  // A message may quote a header a client sent, which nothing checked:
+  // the answer is JSON, so UTF-8 all the same (errors only: cheap).
+  auto append_text = [&out](std::string_view text) {
+    if (IsUtf8(text)) {
+      AppendJsonString(text, &out);
+    } else {
+      AppendJsonString(ToUtf8Lossy(text), &out);
+    }
+  };
   out.append(",\"message\":");
-  AppendJsonString(message, &out);
+  append_text(message);
   if (!field.empty()) {
     out.append(",\"field\":");
-    AppendJsonString(field, &out);
+    append_text(field);
   }
   out.append("}}");
   return out;

@@ -1,7 +1,6 @@
 #include "src/rest/service.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -12,6 +11,7 @@
 
 #include "src/common/json_text.h"
 #include "src/common/time.h"
+#include "src/common/utf8.h"
 #include "src/common/uuid.h"
 #include "src/event/event.h"
 #include "src/schema/validate.h"
@@ -346,12 +346,9 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
   rapidjson::MemoryPoolAllocator<> body_alloc(parse_buffer_.get(), kParseBufferBytes);
   rapidjson::MemoryPoolAllocator<> merge_alloc(merge_buffer_.get(), kParseBufferBytes);
   rapidjson::Document body(&body_alloc);
-  body.Parse(req.body.data(), req.body.size());
-  if (body.HasParseError()) {
-    return Error(s, slot, app, req, 400, "invalid_json",
-                 std::string("the body is not valid JSON: ") +
-                     rapidjson::GetParseError_En(body.GetParseError()) + " at byte " +
-                     std::to_string(body.GetErrorOffset()));
+  // invalid_json, or invalid_utf8: what is stored and sent is UTF-8 only.
+  if (JsonInputResult parsed = ParseJsonInput(req.body, &body, "the body"); !parsed.ok()) {
+    return Error(s, slot, app, req, 400, parsed.code(), parsed.message);
   }
   if (!body.IsObject()) {
     return Error(s, slot, app, req, 400, "validation_failed", "the body must be a JSON object");

@@ -14,6 +14,7 @@
 
 #include "src/common/logging.h"
 #include "src/common/time.h"
+#include "src/common/utf8.h"
 #include "src/graphql/graphql_stream.h"
 #include "src/hooks/dispatcher.h"
 #include "src/hooks/envelope.h"
@@ -577,6 +578,10 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   std::vector<std::string> seg;
   if (req.path.empty() || req.path[0] != '/' || !http::SplitPath(req.path, &seg)) {
     return RespondError(s, slot, 400, "bad_path", "the request path is not a valid URL path");
+  }
+  if (!http::TargetIsUtf8(req.target)) {
+    return RespondError(s, slot, 400, kInvalidUtf8Code,
+                        "the request path or query, %-decoded, is not valid UTF-8");
   }
   // No app is called "api" (config.h): the compatibility dialects live there.
   if (!seg.empty() && seg[0] == "api") return HandleCompat(s, slot, req, seg);

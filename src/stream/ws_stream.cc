@@ -9,10 +9,10 @@
 #include <utility>
 
 #include "rapidjson/document.h"
-#include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "src/common/json_text.h"
+#include "src/common/utf8.h"
 #include "src/schema/validate.h"
 #include "src/stream/formats.h"
 
@@ -194,6 +194,16 @@ void WsStream::OnData(std::string_view data) {
   input_ = data;
   int r = wslay_event_recv(ws_);
   input_ = {};
+  if (r == WSLAY_ERR_CALLBACK_FAILURE && !closing_) {
+    // wslay's frame layer refused a frame header: a fragmented control frame
+    // (FIN=0, RFC 6455 section 5.5), one over 125 bytes, a length not in its
+    // shortest form. The RFC says fail the connection with 1002 (section
+    // 7.1.7); wslay only queues a Close without a code and stops reading
+    // with its framing state lost, so the Close is ours, nothing more is
+    // read, and the connection ends once the Close is written.
+    FailConnection(1002, "malformed frame header (a fragmented or oversize control frame?)");
+    return;
+  }
   if (r != 0) {
     closed_ = true;
     subs_.clear();
@@ -228,6 +238,23 @@ void WsStream::Pump() {
   }
 }
 
+void WsStream::FailConnection(uint16_t code, std::string_view reason) {
+  std::string payload;
+  payload.push_back(static_cast<char>(code >> 8));  // big-endian
+  payload.push_back(static_cast<char>(code & 0xFF));
+  payload.append(reason.substr(0, 123));  // a control frame's payload is at most 125 bytes
+  frame_.clear();
+  AppendWsFrame(kWsClose, payload, &frame_);
+  t_->Send(frame_);
+  if (!protocol_close_counted_) {
+    protocol_close_counted_ = true;
+    ++ctx_->stats.ws_protocol_closes;
+  }
+  closed_ = true;
+  subs_.clear();
+  t_->Close();
+}
+
 void WsStream::CloseWith(uint16_t code, std::string_view reason) {
   if (closing_ || closed_ || !EnsureWslay()) return;
   closing_ = true;
@@ -247,12 +274,21 @@ void WsStream::OnMessage(uint8_t opcode, std::string_view payload) {
     case kWsText:
       if (!closing_) HandleText(payload);
       return;
+    case kWsClose:
+      // wslay checks a Close's reason is UTF-8 only when the frame's payload
+      // arrives in one read (it skips the first two bytes of every read), and
+      // echoes the reason back: a reason split across reads could go out as
+      // a frame that is not UTF-8. Its echo is queued but not yet sent.
+      if (!closing_ && payload.size() > 2 && !IsUtf8(payload.substr(2))) {
+        FailConnection(1007, "the Close reason is not UTF-8");
+      }
+      return;
     case kWsBinary:
       wslay_event_shutdown_read(ws_);
       CloseWith(1003, "binary messages are not accepted; send JSON text");
       return;
     default:
-      return;  // Ping and Close are answered by wslay
+      return;  // Ping is answered by wslay
   }
 }
 
@@ -285,13 +321,10 @@ void WsStream::SendError(std::string_view code, std::string_view message, std::s
 
 void WsStream::HandleText(std::string_view text) {
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError()) {
-    return SendError("invalid_json",
-                     std::string("the message is not valid JSON: ") +
-                         rapidjson::GetParseError_En(d.GetParseError()) + " at byte " +
-                         std::to_string(d.GetErrorOffset()),
-                     "", "");
+  // wslay has checked the frame's bytes are UTF-8 (else 1007); escapes that
+  // decode to no UTF-8 ("\udc00") are refused here, and the connection stays.
+  if (JsonInputResult parsed = ParseJsonInput(text, &d, "the message"); !parsed.ok()) {
+    return SendError(parsed.code(), parsed.message, "", "");
   }
   if (!d.IsObject()) return SendError("invalid_message", "a message must be a JSON object", "", "");
   std::string ref;

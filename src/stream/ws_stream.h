@@ -14,7 +14,8 @@
 // client's bytes arrive and released between messages, so an idle
 // connection costs no more than an SSE one plus its subscriptions.
 //
-// Close codes: 1003 for a binary message, 1007 for text that is not UTF-8,
+// Close codes: 1003 for a binary message, 1007 for text (or a Close reason)
+// that is not UTF-8,
 // 1009 for a message over ws_max_message_bytes, 1002 for a protocol error,
 // 1001 when the client answers no Ping for ws_pong_timeout_ms or the server
 // shuts down.
@@ -177,6 +178,11 @@ class WsStream : public Stream, public Notices, public http::Responder {
   // Starts the closing handshake with `code`; the connection ends when the
   // client answers, or after a grace period.
   void CloseWith(uint16_t code, std::string_view reason);
+  // Fails the connection (RFC 6455 section 7.1.7) where wslay cannot or does
+  // not (a frame it could not parse, 1002; a Close reason that is not UTF-8,
+  // 1007): sends Close `code` with `reason` itself, bypassing wslay's queue,
+  // then closes once it is written. No closing handshake.
+  void FailConnection(uint16_t code, std::string_view reason);
   // Writes what wslay queued and ends the connection when wslay is done.
   void Pump();
   // wslay's context exists only while the client is mid-message or a

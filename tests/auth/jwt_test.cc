@@ -13,6 +13,7 @@
 #include <string>
 
 #include "src/auth/jwt_mint.h"
+#include "src/common/utf8.h"
 
 namespace eventide::auth {
 namespace {
@@ -187,6 +188,33 @@ TEST(JwtTest, MalformedTokensSayWhy) {
     EXPECT_EQ(r.code, "token_invalid") << c.token;
     EXPECT_NE(r.message.find(c.why), std::string::npos) << c.token << " -> " << r.message;
   }
+}
+
+TEST(JwtTest, TokensThatAreNotUtf8AreRefusedAndTheMessageIsUtf8) {
+  auto v = Make(Options("k", ""));
+  // Signed, so only the encoding is wrong: the subject and claims would be
+  // logged with every write, and a message quoting "alg" sent in a frame.
+  const std::string bad_claims[] = {
+      "{\"sub\":\"\xff\xfe\",\"exp\":9999999999}",
+      R"({"sub":"\udc00","exp":9999999999})",
+  };
+  for (const std::string& claims : bad_claims) {
+    Verdict r = v->Verify(MintHs256("k", claims), kNow);
+    EXPECT_FALSE(r.ok) << claims;
+    EXPECT_EQ(r.code, "token_invalid");
+    EXPECT_NE(r.message.find("UTF-8"), std::string::npos) << r.message;
+  }
+  Verdict alg =
+      v->Verify(Base64UrlEncode("{\"alg\":\"\xff\"}") + "." + Base64UrlEncode("{}") + ".AA", kNow);
+  EXPECT_FALSE(alg.ok);
+  EXPECT_TRUE(IsUtf8(alg.message)) << alg.message;
+  // Cut at 16 bytes, an alg made of two-byte characters keeps whole ones.
+  Verdict long_alg = v->Verify(Base64UrlEncode("{\"alg\":\"x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                               "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"}") +
+                                   "." + Base64UrlEncode("{}") + ".AA",
+                               kNow);
+  EXPECT_FALSE(long_alg.ok);
+  EXPECT_TRUE(IsUtf8(long_alg.message)) << long_alg.message;
 }
 
 TEST(JwtTest, KeysAreCheckedAtStartUp) {

@@ -145,6 +145,23 @@ TEST(ParserTest, MalformedInputsGetSpecificErrors) {
   }
 }
 
+TEST(ParserTest, ChunkDataNotFollowedByCrlfIsAFramingError) {
+  // llhttp checks the CRLF after a chunk's data only in strict mode; built
+  // loose, it skipped any two bytes, so a body framed wrongly reached the
+  // JSON parser (invalid_json, or worse, a write).
+  for (const char* tail : {"XY0\r\n\r\n", "0\r\n\r\n", "\n0\r\n\r\n", "\r0\r\n\r\n"}) {
+    RequestParser p(Limits{});
+    std::vector<Request> out;
+    p.Feed(std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc") + tail,
+           &out);
+    EXPECT_TRUE(out.empty()) << tail;
+    ASSERT_TRUE(p.error()) << tail;
+    EXPECT_EQ(p.error()->status, 400);
+    EXPECT_EQ(p.error()->code, "bad_request");
+    EXPECT_NE(p.error()->message.find("CRLF after chunk"), std::string::npos) << p.error()->message;
+  }
+}
+
 TEST(ParserTest, EofMidRequestIsAnError) {
   RequestParser p(Limits{});
   std::vector<Request> out;
@@ -176,6 +193,19 @@ TEST(RequestTest, ParseQueryDecodesAndKeepsRepeats) {
   EXPECT_EQ(q[2], (std::pair<std::string, std::string>{"a", "A"}));
   EXPECT_EQ(q[3], (std::pair<std::string, std::string>{"flag", ""}));
   EXPECT_FALSE(ParseQuery("a=%G1", &q));
+}
+
+TEST(RequestTest, TargetIsUtf8JudgesEverySegmentKeyAndValueDecoded) {
+  EXPECT_TRUE(TargetIsUtf8("/app/t/caf%C3%A9?q=%E2%82%AC&x"));
+  EXPECT_TRUE(TargetIsUtf8("/app/t/caf\xc3\xa9"));
+  EXPECT_TRUE(TargetIsUtf8("/app/t/100%?a=%zz&b=%"))
+      << "bad escapes are bad_path/bad_query's to refuse, not this";
+  EXPECT_FALSE(TargetIsUtf8("/app/t/%FF"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t/%ed%a0%80"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t/\xff"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t?q=%C3"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t?%C3=1"));
+  EXPECT_FALSE(TargetIsUtf8("/app/t/%E2/%82%AC")) << "a sequence cut by '/'";
 }
 
 TEST(ResponseTest, HeadStatesItsGetsLengthAnd304StatesNone) {
@@ -210,6 +240,13 @@ TEST(ResponseTest, ErrorBodyEscapes) {
   EXPECT_EQ(ErrorBody("bad", "a \"quote\"\n\x01", "f"),
             R"({"error":{"code":"bad","message":"a \"quote\"\n\u0001","field":"f"}})");
   EXPECT_EQ(ErrorBody("c", "m"), R"({"error":{"code":"c","message":"m"}})");
+}
+
+TEST(ResponseTest, ErrorBodyIsUtf8WhateverItQuotes) {
+  // e.g. the 415 quotes the request's Content-Type, a header nothing checks.
+  EXPECT_EQ(ErrorBody("unsupported_media_type", "not text/\xff", "f\xc3"),
+            "{\"error\":{\"code\":\"unsupported_media_type\",\"message\":\"not "
+            "text/\xef\xbf\xbd\",\"field\":\"f\xef\xbf\xbd\"}}");
 }
 
 TEST(ResponseTest, ContentTypes) {
