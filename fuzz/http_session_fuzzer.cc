@@ -47,11 +47,20 @@ class FakeTransport : public eventide::http::Transport {
 
 class Handler : public eventide::http::RequestHandler {
  public:
+  // POSTs stand for writes: they may be handed over behind other POSTs.
+  bool MayRunAhead(const Request& req) const override { return req.method == "POST"; }
+
   void OnRequest(Session* s, uint64_t slot, Request& req) override {
     ++requests;
+    // Only a write goes while an earlier request is unanswered, and only
+    // behind writes: a read sees every write before it.
+    for (const std::string& m : held_methods) {
+      Check(req.method == "POST" && m == "POST", "a request overtook an unanswered one");
+    }
     // Every third request is answered later, out of order with the others.
     if (slot % 3 == 0) {
       held.push_back(slot);
+      held_methods.push_back(req.method);
       return;
     }
     ResponseHead head;
@@ -59,7 +68,20 @@ class Handler : public eventide::http::RequestHandler {
     // Not the body itself: it could hold "x-slot: " and fool Slots().
     s->Respond(slot, head, std::to_string(req.body.size()));
   }
+  // Answers the held requests; answering may hand over waiting ones, which
+  // may be held in turn.
+  void AnswerHeld(Session* s, const char* body) {
+    std::vector<uint64_t> now;
+    now.swap(held);
+    held_methods.clear();
+    for (uint64_t slot : now) {
+      ResponseHead head;
+      head.headers.push_back({"x-slot", std::to_string(slot)});
+      s->Respond(slot, head, body);
+    }
+  }
   std::vector<uint64_t> held;
+  std::vector<std::string> held_methods;
   uint64_t requests = 0;
 };
 
@@ -91,21 +113,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t at = 0; at < input.size() && !transport.closed; at += chunk) {
     if (transport.paused) {
       // A paused connection reads nothing until answers go out.
-      for (uint64_t slot : handler.held) {
-        ResponseHead head;
-        head.headers.push_back({"x-slot", std::to_string(slot)});
-        session.Respond(slot, head, "held");
-      }
-      handler.held.clear();
+      handler.AnswerHeld(&session, "held");
       if (transport.paused) break;
     }
     session.OnData(input.substr(at, chunk));
   }
   if (!transport.closed && (input.size() % 2) == 1) session.OnTimer();
-  for (uint64_t slot : handler.held) {
-    ResponseHead head;
-    head.headers.push_back({"x-slot", std::to_string(slot)});
-    session.Respond(slot, head, "late");
+  // Until nothing is held: each round of answers may hand over more.
+  for (int round = 0; round < 64 && !handler.held.empty(); ++round) {
+    handler.AnswerHeld(&session, "late");
   }
   session.OnEof();
   std::vector<uint64_t> slots = Slots(transport.out);

@@ -21,11 +21,13 @@ void Session::OnData(std::string_view data) {
   if (parser_.upgraded()) early_bytes_.append(data.substr(used));
   for (Request& r : parsed_) {
     if (closed_ || close_pending_) break;
-    uint64_t slot = next_slot_++;
-    slots_.push_back(Slot{slot, false, false, false, {}});
-    if (!r.keep_alive) slots_.back().close_after = true;
-    bool last = !r.keep_alive;
-    handler_->OnRequest(this, slot, r);
+    const bool last = !r.keep_alive;
+    // In order: nothing overtakes a request that is waiting.
+    if (waiting_.empty() && CanDispatch(r)) {
+      Dispatch(r);
+    } else {
+      waiting_.push_back(std::move(r));
+    }
     if (closed_) break;  // answered with a close, or a stream took over
     if (last) {
       // Nothing after a Connection: close request is read.
@@ -36,41 +38,76 @@ void Session::OnData(std::string_view data) {
   }
   if (closed_) return;  // a stream took over (or the session closed)
   if (!close_pending_ && parser_.error()) {
-    FailParse();
+    const ParseError& e = *parser_.error();
+    Fail(e.status, e.code, e.message);
     return;
   }
-  if (!close_pending_ && !closed_ && slots_.size() >= options_.max_pipelined_requests && !paused_) {
+  if (!close_pending_ && pending_requests() >= options_.max_pipelined_requests && !paused_) {
     paused_ = true;
     transport_->PauseReading();
   }
   ArmTimer();
 }
 
-void Session::FailParse() {
-  const ParseError& e = *parser_.error();
+bool Session::CanDispatch(const Request& r) const {
+  if (slots_.empty()) return true;
+  // Behind unanswered requests only a write may go, and only behind writes.
+  if (!handler_->MayRunAhead(r)) return false;
+  for (const Slot& s : slots_) {
+    if (!s.done && !s.may_run_ahead) return false;
+  }
+  return true;
+}
+
+void Session::Dispatch(Request& r) {
   uint64_t slot = next_slot_++;
-  slots_.push_back(Slot{slot, false, false, false, {}});
-  slots_.back().close_after = true;
+  slots_.push_back(Slot{slot, false, false, false, false, {}});
+  slots_.back().close_after = !r.keep_alive;
+  slots_.back().may_run_ahead = handler_->MayRunAhead(r);
+  handler_->OnRequest(this, slot, r);
+}
+
+void Session::DispatchWaiting() {
+  if (dispatching_) return;  // an answer given inside Dispatch: the loop below goes on
+  dispatching_ = true;
+  while (!closed_ && !waiting_.empty() && CanDispatch(waiting_.front())) {
+    Request r = std::move(waiting_.front());
+    waiting_.pop_front();
+    Dispatch(r);
+  }
+  dispatching_ = false;
+  if (!closed_ && waiting_.empty() && failure_.status != 0) {
+    Failure f = std::move(failure_);
+    failure_ = Failure();
+    uint64_t slot = next_slot_++;
+    slots_.push_back(Slot{slot, false, true, false, false, {}});
+    RespondError(slot, f.status, f.code, f.message);
+  }
+}
+
+void Session::Fail(int status, std::string code, std::string message) {
   close_pending_ = true;
   transport_->PauseReading();
-  RespondError(slot, e.status, e.code, e.message);
+  if (!waiting_.empty()) {
+    // Answered after the requests parsed before the failure.
+    failure_ = Failure{status, std::move(code), std::move(message)};
+    return;
+  }
+  uint64_t slot = next_slot_++;
+  slots_.push_back(Slot{slot, false, true, false, false, {}});
+  RespondError(slot, status, code, message);
 }
 
 void Session::OnTimer() {
   if (closed_) return;
-  if (parser_.in_request()) {
+  if (parser_.in_request() && !close_pending_) {
     // Slowloris: the request did not complete in time.
-    uint64_t slot = next_slot_++;
-    slots_.push_back(Slot{slot, false, false, false, {}});
-    slots_.back().close_after = true;
-    close_pending_ = true;
-    transport_->PauseReading();
-    RespondError(slot, 408, "request_timeout",
-                 "the request was not complete within " +
-                     std::to_string(options_.header_timeout_ms) + " ms");
+    Fail(408, "request_timeout",
+         "the request was not complete within " + std::to_string(options_.header_timeout_ms) +
+             " ms");
     return;
   }
-  if (slots_.empty()) {  // idle keep-alive connection
+  if (slots_.empty() && waiting_.empty()) {  // idle keep-alive connection
     closed_ = true;
     transport_->Close();
   }
@@ -80,7 +117,7 @@ void Session::OnEof() {
   if (closed_) return;
   parser_.Finish();
   close_pending_ = true;
-  if (slots_.empty()) {
+  if (slots_.empty() && waiting_.empty() && failure_.status == 0) {
     closed_ = true;
     transport_->Close();
   }
@@ -131,6 +168,7 @@ void Session::StartStream(uint64_t slot, const ResponseHead& head) {
 void Session::BeginStream() {
   closed_ = true;
   slots_.clear();
+  waiting_.clear();  // requests pipelined after a stream are not answered
   transport_->SetTimer(0);
   std::string early;
   early.swap(early_bytes_);
@@ -162,12 +200,15 @@ void Session::FlushInOrder() {
       return;
     }
   }
-  if (slots_.empty() && close_pending_) {
+  // Requests that waited for these answers may go now.
+  DispatchWaiting();
+  if (closed_) return;
+  if (close_pending_ && slots_.empty() && waiting_.empty() && failure_.status == 0) {
     closed_ = true;
     transport_->Close();
     return;
   }
-  if (paused_ && slots_.size() < options_.max_pipelined_requests) {
+  if (paused_ && !close_pending_ && pending_requests() < options_.max_pipelined_requests) {
     paused_ = false;
     transport_->ResumeReading();
   }
@@ -181,7 +222,7 @@ void Session::ArmTimer() {
     // The deadline runs from the request's first byte; more bytes do not
     // extend it (a slowloris client sends one byte at a time).
     if (!was_in_request_) transport_->SetTimer(options_.header_timeout_ms);
-  } else if (slots_.empty() && !close_pending_) {
+  } else if (slots_.empty() && waiting_.empty() && !close_pending_) {
     transport_->SetTimer(options_.idle_timeout_ms);
   } else {
     transport_->SetTimer(0);  // waiting for our own answers: no client deadline

@@ -3,10 +3,15 @@
 // (pipelining), timeouts and limits. The server wires it to a net::Connection;
 // the fuzzer wires it to a byte sink.
 //
-//   bytes --> RequestParser --> Request --> handler.OnRequest(session, slot)
-//                                                 |  (now, or later when a
-//                                                 v   write is durable)
+//   bytes --> RequestParser --> Request --in turn--> handler.OnRequest(session, slot)
+//                                                          |  (now, or later when
+//                                                          v   a write is durable)
 //   transport <-- in-order flush <-- Respond(slot, head, body)
+//
+// "In turn": a request is handed over once every request before it is
+// answered, so a read sees the writes before it on the connection; only a
+// write behind writes goes early (RequestHandler::MayRunAhead), which keeps
+// pipelined writes batched into one group commit.
 //
 // Not thread-safe: the loop thread only.
 #ifndef EVENTIDE_SRC_HTTP_SESSION_H_
@@ -62,6 +67,17 @@ class RequestHandler {
   // now or later; a request not answered holds back the responses of the
   // requests pipelined after it. `request` may be moved from.
   virtual void OnRequest(Session* session, uint64_t slot, Request& request) = 0;
+  // Whether `request` may be handed over while requests before it on the
+  // connection are still unanswered. A request that reads state (a GET, a
+  // stream's retained snapshot) must not: it waits until every request
+  // before it is answered, so it sees the writes before it (read-your-writes
+  // on a connection). A write may, behind other writes only: writes are
+  // judged against the accepted overlay, so they need not wait to be
+  // durable. The default, false, makes a connection strictly sequential.
+  virtual bool MayRunAhead(const Request& request) const {
+    (void)request;
+    return false;
+  }
 };
 
 struct SessionOptions {
@@ -99,7 +115,9 @@ class Session final : public Responder {
                     std::string_view field = {});
 
   bool closed() const { return closed_; }
-  size_t pending_requests() const { return slots_.size(); }
+  // Requests handed to the handler and not yet answered, plus those parsed
+  // and waiting for the ones before them.
+  size_t pending_requests() const { return slots_.size() + waiting_.size(); }
   uint64_t requests_total() const { return next_slot_ - 1; }
 
  private:
@@ -108,12 +126,23 @@ class Session final : public Responder {
     bool done = false;
     bool close_after = false;
     bool stream = false;  // a stream's head: the session ends after it
+    bool may_run_ahead = false;  // a write (RequestHandler::MayRunAhead)
     std::string bytes;    // the serialized response, once done
   };
+  // An error the session itself answers (a framing error, a request that did
+  // not arrive in time); sent after the requests parsed before it.
+  struct Failure {
+    int status = 0;
+    std::string code;
+    std::string message;
+  };
+  bool CanDispatch(const Request& r) const;
+  void Dispatch(Request& r);
+  void DispatchWaiting();
+  void Fail(int status, std::string code, std::string message);
   void BeginStream();
   void FlushInOrder();
   void ArmTimer();
-  void FailParse();
   Slot* FindSlot(uint64_t slot);
 
   Transport* transport_;
@@ -123,6 +152,9 @@ class Session final : public Responder {
   std::vector<Request> parsed_;
   std::string scratch_;     // the response being sent, reused
   std::deque<Slot> slots_;  // unanswered and answered-but-held, in request order
+  std::deque<Request> waiting_;  // parsed, not yet handed over (CanDispatch)
+  Failure failure_;              // status 0: none; else answered after waiting_
+  bool dispatching_ = false;     // inside DispatchWaiting (re-entered via Respond)
   uint64_t next_slot_ = 1;
   bool closed_ = false;         // no more requests are read or answered
   bool close_pending_ = false;  // close once the held responses are out

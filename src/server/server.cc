@@ -625,6 +625,22 @@ void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
   ServeStatic(s, slot, req, *app, seg);
 }
 
+// A REST write (/{app}/{table}[/{id}]) is judged against the accepted
+// overlay, so it may be handed over before the writes pipelined ahead of it
+// are durable. Everything else reads state or starts a stream (GraphQL is a
+// POST that opens one; /api/ holds the dialects' streams) and waits its turn.
+bool Server::MayRunAhead(const http::Request& req) const {
+  const std::string& m = req.method;
+  if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return false;
+  if (req.upgrade || req.path.size() < 2 || req.path[0] != '/') return false;
+  std::string_view rest = std::string_view(req.path).substr(1);
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return false;
+  std::string_view app = rest.substr(0, slash), table = rest.substr(slash + 1);
+  table = table.substr(0, table.find('/'));
+  return app != "api" && !table.empty() && table != "graphql";
+}
+
 bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
                            const config::App& app, const schema::Table& table,
                            const std::vector<std::string>& seg, const AuthResult& auth) {

@@ -47,6 +47,7 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   int port() const;
 
   void OnRequest(http::Session* session, uint64_t slot, http::Request& request) override;
+  bool MayRunAhead(const http::Request& request) const override;
 
   // What answers requests of connection `id`: its HTTP session, or the
   // WebSocket stream that took it over. nullptr when it is gone.

@@ -274,12 +274,14 @@ class FakeTransport : public Transport {
   uint64_t timer_ms = 0;
 };
 
+// Answers nothing by itself; POSTs stand for writes (they may run ahead).
 class Recorder : public RequestHandler {
  public:
   void OnRequest(Session*, uint64_t slot, Request& r) override {
     slots.push_back(slot);
     paths.push_back(r.path);
   }
+  bool MayRunAhead(const Request& r) const override { return r.method == "POST"; }
   std::vector<uint64_t> slots;
   std::vector<std::string> paths;
 };
@@ -288,8 +290,8 @@ TEST(SessionTest, AnswersLeaveInRequestOrder) {
   FakeTransport t;
   Recorder h;
   Session s(&t, &h, SessionOptions{});
-  s.OnData("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n");
-  ASSERT_EQ(h.slots.size(), 3u);
+  s.OnData("POST /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\n\r\nPOST /3 HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(h.slots.size(), 3u) << "writes behind writes are handed over at once";
   ResponseHead head;
   s.Respond(h.slots[2], head, "three");
   s.Respond(h.slots[1], head, "two");
@@ -299,6 +301,81 @@ TEST(SessionTest, AnswersLeaveInRequestOrder) {
   EXPECT_TRUE(a < b && b < c) << t.out;
   s.Respond(h.slots[0], head, "again");
   EXPECT_EQ(t.out.find("again"), std::string::npos) << "a slot is answered once";
+}
+
+TEST(SessionTest, AReadWaitsUntilTheRequestsBeforeItAreAnswered) {
+  FakeTransport t;
+  Recorder h;
+  Session s(&t, &h, SessionOptions{});
+  s.OnData("POST /w1 HTTP/1.1\r\n\r\nGET /r HTTP/1.1\r\n\r\nPOST /w2 HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(h.paths, std::vector<std::string>{"/w1"})
+      << "the GET must see /w1's write; /w2 must not overtake the GET";
+  EXPECT_EQ(s.pending_requests(), 3u);
+  s.Respond(h.slots[0], ResponseHead{}, "w1");
+  ASSERT_EQ(h.paths, (std::vector<std::string>{"/w1", "/r"}));
+  s.Respond(h.slots[1], ResponseHead{}, "r");
+  ASSERT_EQ(h.paths, (std::vector<std::string>{"/w1", "/r", "/w2"}));
+  EXPECT_LT(t.out.find("w1"), t.out.find("\r\n\r\nr"));
+}
+
+TEST(SessionTest, AWriteWaitsBehindAnUnansweredRead) {
+  FakeTransport t;
+  Recorder h;
+  Session s(&t, &h, SessionOptions{});
+  s.OnData("GET /r HTTP/1.1\r\n\r\nPOST /w HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(h.paths, std::vector<std::string>{"/r"}) << "the read must not see the later write";
+  s.Respond(h.slots[0], ResponseHead{}, "r");
+  EXPECT_EQ(h.paths, (std::vector<std::string>{"/r", "/w"}));
+}
+
+TEST(SessionTest, RequestsAnsweredAtOnceLetTheNextOnesThroughInOneFeed) {
+  // A handler that answers GETs on the spot, as the server does.
+  class Answering : public Recorder {
+   public:
+    void OnRequest(Session* s, uint64_t slot, Request& r) override {
+      Recorder::OnRequest(s, slot, r);
+      if (r.method == "GET") s->Respond(slot, ResponseHead{}, r.path);
+    }
+  } h;
+  FakeTransport t;
+  Session s(&t, &h, SessionOptions{});
+  s.OnData("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nPOST /c HTTP/1.1\r\n\r\n"
+           "GET /d HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(h.paths, (std::vector<std::string>{"/a", "/b", "/c"}));
+  s.Respond(h.slots[2], ResponseHead{}, "/c");
+  EXPECT_EQ(h.paths, (std::vector<std::string>{"/a", "/b", "/c", "/d"}));
+  size_t a = t.out.find("/a"), b = t.out.find("/b"), c = t.out.find("/c"), d = t.out.find("/d");
+  EXPECT_TRUE(a < b && b < c && c < d) << t.out;
+  EXPECT_EQ(s.pending_requests(), 0u);
+}
+
+TEST(SessionTest, AParseErrorBehindWaitingRequestsIsAnsweredLast) {
+  FakeTransport t;
+  Recorder h;
+  Session s(&t, &h, SessionOptions{});
+  s.OnData("POST /w HTTP/1.1\r\n\r\nGET /r HTTP/1.1\r\n\r\nBROKEN\r\n\r\n");
+  ASSERT_EQ(h.paths, std::vector<std::string>{"/w"});
+  EXPECT_TRUE(t.paused) << "nothing more is read after a framing error";
+  s.Respond(h.slots[0], ResponseHead{}, "w");
+  ASSERT_EQ(h.paths, (std::vector<std::string>{"/w", "/r"}));
+  EXPECT_EQ(t.out.find("400 Bad Request"), std::string::npos) << "not before /r's answer";
+  EXPECT_FALSE(t.closed);
+  s.Respond(h.slots[1], ResponseHead{}, "rrr");
+  EXPECT_LT(t.out.find("rrr"), t.out.find("400 Bad Request"));
+  EXPECT_TRUE(t.closed);
+}
+
+TEST(SessionTest, EofAnswersWaitingRequestsBeforeClosing) {
+  FakeTransport t;
+  Recorder h;
+  Session s(&t, &h, SessionOptions{});
+  s.OnData("POST /w HTTP/1.1\r\n\r\nGET /r HTTP/1.1\r\n\r\n");
+  s.OnEof();
+  EXPECT_FALSE(t.closed);
+  s.Respond(h.slots[0], ResponseHead{}, "w");
+  EXPECT_FALSE(t.closed) << "/r is still to be answered";
+  s.Respond(h.slots[1], ResponseHead{}, "r");
+  EXPECT_TRUE(t.closed);
 }
 
 TEST(SessionTest, ConnectionCloseStopsReadingAndClosesAfterTheAnswer) {
@@ -355,7 +432,7 @@ TEST(SessionTest, TooManyUnansweredRequestsPauseReading) {
   o.max_pipelined_requests = 2;
   Session s(&t, &h, o);
   s.OnData("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
-  EXPECT_TRUE(t.paused);
+  EXPECT_TRUE(t.paused) << "a waiting request counts";
   s.Respond(h.slots[0], ResponseHead{}, "");
   EXPECT_FALSE(t.paused);
 }
