@@ -4,7 +4,7 @@
 import { assert, eq, includes, show } from '../lib/harness.mjs';
 import { OP, acceptFor, closePayload, frame } from '../lib/ws.mjs';
 import { expectWsEvent, ISO_MS, UUID_V4, sleep } from './common.mjs';
-import { request } from '../lib/http.mjs';
+import { pipelined, request } from '../lib/http.mjs';
 
 const HS = 'STREAMS.md WebSocket handshake';
 const MSG = 'STREAMS.md WebSocket server messages';
@@ -486,6 +486,29 @@ export function addWsChecks(suite) {
     eq(url.status, 400, 'PUT to an id with %FF: status');
     eq(url.json()?.error?.code, 'invalid_utf8', 'PUT to an id with %FF: code');
     eq(await ctx.head(), head, 'nothing was logged');
+  });
+
+  suite.add('rest.pipelined-read-your-writes', 'HTTP.md pipelining', async (ctx) => {
+    // One connection, one burst: each read sees the writes sent before it,
+    // though each write is answered only once durable.
+    const id = ctx.newId();
+    const { host } = new URL(ctx.base);
+    const path = `${new URL(ctx.base).pathname.replace(/\/$/, '')}${ctx.tablePath}`;
+    const req = (method, p, body, last) => {
+      const b = body === undefined ? '' : JSON.stringify(body);
+      let r = `${method} ${p} HTTP/1.1\r\nHost: ${host}\r\n`;
+      if (body !== undefined) r += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n`;
+      if (last) r += 'Connection: close\r\n';
+      return `${r}\r\n${b}`;
+    };
+    const rec = `${path}/${encodeURIComponent(id)}`;
+    const raw = req('POST', path, ctx.body(id)) + req('GET', rec) + req('HEAD', rec) +
+      req('DELETE', rec) + req('GET', rec, undefined, true);
+    const r = await pipelined(ctx.base, raw, { heads: [2] });
+    eq(r.map((x) => x.status), [201, 200, 200, 200, 404], 'statuses in order');
+    eq(r[1].json()?.id, id, 'the GET after the POST returns the record');
+    eq(r[2].headers.etag, r[0].headers.etag, 'the HEAD sees the same version');
+    return `positions ${r[0].headers['event-position']}, ${r[3].headers['event-position']}`;
   });
 
   suite.add('ws.close.1002-unmasked', FR, async (ctx) => {

@@ -137,3 +137,34 @@ export class Rest {
   del(id) { return this.write('DELETE', id, undefined, 200); }
   get(id) { return request(this.base, { path: this.url(id) }); }
 }
+
+// Sends `raw` (several pipelined requests, the last with Connection: close)
+// on one connection and resolves with every response, in order, once the
+// server closes: [{status, headers, text, json()}]. `heads`: indexes of HEAD
+// requests (their answers carry no body).
+export function pipelined(base, raw, { heads = [], timeoutMs = 5000 } = {}) {
+  const { host, port } = hostPort(base);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${timeoutMs} ms`)); }, timeoutMs);
+    sock.on('connect', () => sock.write(raw));
+    sock.on('data', (d) => { buf = Buffer.concat([buf, d]); });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      const out = [];
+      let off = 0;
+      while (off < buf.length) {
+        const i = buf.indexOf('\r\n\r\n', off);
+        if (i < 0) break;
+        const head = parseHead(buf.subarray(off, i).toString('latin1'));
+        const n = heads.includes(out.length) ? 0 : Number(head.headers['content-length'] ?? 0);
+        const text = buf.subarray(i + 4, i + 4 + n).toString('utf8');
+        out.push({ ...head, text, json() { return JSON.parse(text); } });
+        off = i + 4 + n;
+      }
+      resolve(out);
+    });
+  });
+}
