@@ -79,10 +79,14 @@ void Session::DispatchWaiting() {
   if (!closed_ && waiting_.empty() && failure_.status != 0) {
     Failure f = std::move(failure_);
     failure_ = Failure();
-    uint64_t slot = next_slot_++;
-    slots_.push_back(Slot{slot, false, true, false, false, {}});
-    RespondError(slot, f.status, f.code, f.message);
+    AnswerFailure(f.status, f.code, f.message);
   }
+}
+
+void Session::AnswerFailure(int status, std::string_view code, std::string_view message) {
+  uint64_t slot = next_slot_++;
+  slots_.push_back(Slot{slot, false, /*close_after=*/true, false, false, {}});
+  RespondError(slot, status, code, message);
 }
 
 void Session::Fail(int status, std::string code, std::string message) {
@@ -93,9 +97,7 @@ void Session::Fail(int status, std::string code, std::string message) {
     failure_ = Failure{status, std::move(code), std::move(message)};
     return;
   }
-  uint64_t slot = next_slot_++;
-  slots_.push_back(Slot{slot, false, true, false, false, {}});
-  RespondError(slot, status, code, message);
+  AnswerFailure(status, code, message);
 }
 
 void Session::OnTimer() {

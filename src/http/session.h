@@ -125,9 +125,9 @@ class Session final : public Responder {
     uint64_t id;
     bool done = false;
     bool close_after = false;
-    bool stream = false;  // a stream's head: the session ends after it
+    bool stream = false;         // a stream's head: the session ends after it
     bool may_run_ahead = false;  // a write (RequestHandler::MayRunAhead)
-    std::string bytes;    // the serialized response, once done
+    std::string bytes;           // the serialized response, once done
   };
   // An error the session itself answers (a framing error, a request that did
   // not arrive in time); sent after the requests parsed before it.
@@ -140,6 +140,7 @@ class Session final : public Responder {
   void Dispatch(Request& r);
   void DispatchWaiting();
   void Fail(int status, std::string code, std::string message);
+  void AnswerFailure(int status, std::string_view code, std::string_view message);
   void BeginStream();
   void FlushInOrder();
   void ArmTimer();
@@ -150,8 +151,8 @@ class Session final : public Responder {
   SessionOptions options_;
   RequestParser parser_;
   std::vector<Request> parsed_;
-  std::string scratch_;     // the response being sent, reused
-  std::deque<Slot> slots_;  // unanswered and answered-but-held, in request order
+  std::string scratch_;          // the response being sent, reused
+  std::deque<Slot> slots_;       // unanswered and answered-but-held, in request order
   std::deque<Request> waiting_;  // parsed, not yet handed over (CanDispatch)
   Failure failure_;              // status 0: none; else answered after waiting_
   bool dispatching_ = false;     // inside DispatchWaiting (re-entered via Respond)

@@ -339,8 +339,9 @@ TEST(SessionTest, RequestsAnsweredAtOnceLetTheNextOnesThroughInOneFeed) {
   } h;
   FakeTransport t;
   Session s(&t, &h, SessionOptions{});
-  s.OnData("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nPOST /c HTTP/1.1\r\n\r\n"
-           "GET /d HTTP/1.1\r\n\r\n");
+  s.OnData(
+      "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nPOST /c HTTP/1.1\r\n\r\n"
+      "GET /d HTTP/1.1\r\n\r\n");
   EXPECT_EQ(h.paths, (std::vector<std::string>{"/a", "/b", "/c"}));
   s.Respond(h.slots[2], ResponseHead{}, "/c");
   EXPECT_EQ(h.paths, (std::vector<std::string>{"/a", "/b", "/c", "/d"}));

@@ -32,8 +32,8 @@ std::string Request(const std::string& method, const std::string& path,
                     const std::string& body = "", const std::string& extra = "") {
   std::string r = method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + extra;
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-    r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n";
+    r +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   return r + "\r\n" + body;
 }
@@ -79,8 +79,8 @@ class PipelineTest : public ::testing::Test {
 TEST_F(PipelineTest, AGetSentAfterAPostSeesIt) {
   // The issue's reproduction: 201 then 404 before the fix.
   RawSocket c(port());
-  ASSERT_TRUE(c.Send(Request("POST", kMsg, Message("pipe1", "t")) +
-                     Request("GET", kMsg + "/pipe1")));
+  ASSERT_TRUE(
+      c.Send(Request("POST", kMsg, Message("pipe1", "t")) + Request("GET", kMsg + "/pipe1")));
   HttpResponse w = Next(c);
   HttpResponse g = Next(c);
   ASSERT_EQ(w.status, 201) << w.body;
@@ -92,16 +92,16 @@ TEST_F(PipelineTest, AGetSentAfterAPostSeesIt) {
 
 TEST_F(PipelineTest, EveryReadInABurstSeesTheWritesBeforeIt) {
   RawSocket c(port());
-  std::string burst = Request("POST", kMsg, Message("a", "one")) +            // 1
-                      Request("PATCH", kMsg + "/a", R"({"title":"two"})") +   // 2
-                      Request("GET", kMsg + "/a") +                           // 3
-                      Request("PUT", kMsg + "/a", Message("a", "three")) +    // 4
-                      Request("HEAD", kMsg + "/a") +                          // 5
-                      Request("GET", kMsg) +                                  // 6
-                      Request("POST", kMsg, Message("b", "four")) +           // 7
-                      Request("DELETE", kMsg + "/a") +                        // 8
-                      Request("GET", kMsg + "/a") +                           // 9
-                      Request("GET", kMsg + "/b");                            // 10
+  std::string burst = Request("POST", kMsg, Message("a", "one")) +           // 1
+                      Request("PATCH", kMsg + "/a", R"({"title":"two"})") +  // 2
+                      Request("GET", kMsg + "/a") +                          // 3
+                      Request("PUT", kMsg + "/a", Message("a", "three")) +   // 4
+                      Request("HEAD", kMsg + "/a") +                         // 5
+                      Request("GET", kMsg) +                                 // 6
+                      Request("POST", kMsg, Message("b", "four")) +          // 7
+                      Request("DELETE", kMsg + "/a") +                       // 8
+                      Request("GET", kMsg + "/a") +                          // 9
+                      Request("GET", kMsg + "/b");                           // 10
   ASSERT_TRUE(c.Send(burst));
   std::vector<HttpResponse> r;
   for (int i = 0; i < 10; ++i) r.push_back(Next(c, /*head_request=*/i == 4));
@@ -131,9 +131,9 @@ TEST_F(PipelineTest, EveryReadInABurstSeesTheWritesBeforeIt) {
 
 TEST_F(PipelineTest, ASubscriptionOpenedAfterAWriteStartsFromIt) {
   RawSocket s(port());
-  ASSERT_TRUE(s.Send(Request("POST", kMsg, Message("sub1", "before")) +
-                     Request("GET", kMsg + "?stream=sse&retained=true", "",
-                             "Accept: text/event-stream\r\n")));
+  ASSERT_TRUE(s.Send(
+      Request("POST", kMsg, Message("sub1", "before")) +
+      Request("GET", kMsg + "?stream=sse&retained=true", "", "Accept: text/event-stream\r\n")));
   ASSERT_EQ(Next(s).status, 201);
   HttpResponse h = s.ReadHead(std::chrono::seconds(10));
   ASSERT_EQ(h.status, 200);
@@ -157,7 +157,8 @@ TEST_F(PipelineTest, PipelinedWritesStillShareGroupCommits) {
   ASSERT_NE(syncs_before, ~0ull);
   RawSocket c(port());
   std::string burst;
-  for (int i = 0; i < 50; ++i) burst += Request("POST", kMsg, Message("g" + std::to_string(i), "t"));
+  for (int i = 0; i < 50; ++i)
+    burst += Request("POST", kMsg, Message("g" + std::to_string(i), "t"));
   burst += Request("GET", kMsg + "?limit=100");
   ASSERT_TRUE(c.Send(burst));
   for (int i = 0; i < 50; ++i) {
