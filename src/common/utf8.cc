@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "src/common/json_shape.h"
+
 namespace eventide {
 namespace {
 
@@ -94,8 +96,17 @@ std::string ToUtf8Lossy(std::string_view s) {
 }
 
 JsonInputResult ParseJsonInput(std::string_view text, rapidjson::Document* doc,
-                               std::string_view what) {
+                               std::string_view what, size_t max_depth) {
   JsonInputResult r;
+  if (ScanJsonShape(text, max_depth, text.size()).too_deep(max_depth)) {
+    doc->SetNull();
+    r.error = JsonInputError::kTooDeep;
+    r.message.assign(what)
+        .append(" nests arrays and objects deeper than ")
+        .append(std::to_string(max_depth))
+        .append(" levels (limits.json_depth)");
+    return r;
+  }
   // The raw bytes first, with our validator rather than RapidJSON's
   // kParseValidateEncodingFlag: that flag moves every string byte through
   // RapidJSON's transcoder and made a typical record's parse ~1.5x slower,

@@ -40,7 +40,16 @@ enum class JsonInputError {
   kNone,
   kSyntax,    // not JSON: answer "invalid_json"
   kEncoding,  // JSON, but not UTF-8: answer kInvalidUtf8Code
+  kTooDeep,   // nests deeper than its limit: answer kJsonTooDeepCode
 };
+
+// The error code for JSON nested past limits.json_depth (HTTP 400).
+inline constexpr std::string_view kJsonTooDeepCode = "json_too_deep";
+
+// How deep client JSON may nest where no configured limit applies (token
+// headers and claims, GraphQL requests, SnackBase messages): deep enough for
+// any real document, shallow enough that RapidJSON's recursion is safe.
+inline constexpr size_t kDefaultJsonDepth = 64;
 
 struct JsonInputResult {
   JsonInputError error = JsonInputError::kNone;
@@ -48,9 +57,17 @@ struct JsonInputResult {
   // "<what> is not valid UTF-8: …".
   std::string message;
   bool ok() const { return error == JsonInputError::kNone; }
-  // The error code to answer with: "invalid_json" or "invalid_utf8".
+  // The error code to answer with: "invalid_json", "invalid_utf8" or
+  // "json_too_deep" (all HTTP 400).
   std::string_view code() const {
-    return error == JsonInputError::kEncoding ? kInvalidUtf8Code : "invalid_json";
+    switch (error) {
+      case JsonInputError::kEncoding:
+        return kInvalidUtf8Code;
+      case JsonInputError::kTooDeep:
+        return kJsonTooDeepCode;
+      default:
+        return "invalid_json";
+    }
   }
 };
 
@@ -63,9 +80,13 @@ struct JsonInputResult {
 // value a client hands the server (REST bodies, WebSocket messages of every
 // dialect, GraphQL requests) goes through this one function. On an error
 // *doc holds nothing a caller may use.
+// Text nesting deeper than `max_depth` arrays and objects is refused before
+// RapidJSON sees it (ScanJsonShape, src/common/json_shape.h): its DOM
+// recurses per level, and 1,000,000 '[' would overflow the stack.
 // `what` names the input in the message ("the body", "the message").
 [[nodiscard]] JsonInputResult ParseJsonInput(std::string_view text, rapidjson::Document* doc,
-                                             std::string_view what);
+                                             std::string_view what,
+                                             size_t max_depth = kDefaultJsonDepth);
 
 }  // namespace eventide
 

@@ -289,6 +289,46 @@ Status LoadApp(const std::filesystem::path& dir, App* app) {
   return Status::OK();
 }
 
+// The record limits (docs/HTTP.md "Limits"): each one set, and together
+// ones a record can meet. Resolves an unset field_bytes to record_bytes.
+Status CheckRecordLimits(const std::string& f, Limits* l) {
+  if (l->id_bytes == 0 || l->record_bytes == 0 || l->fields == 0 || l->json_depth == 0) {
+    return Status::InvalidArgument(
+        f + ": limits.id_bytes, record_bytes, fields and json_depth must be > 0");
+  }
+  if (l->id_bytes < kMinIdBytes) {
+    return Status::InvalidArgument(f + ": limits.id_bytes is " + std::to_string(l->id_bytes) +
+                                   "; at least " + std::to_string(kMinIdBytes) +
+                                   " (a generated id is a 36-byte UUID)");
+  }
+  if (l->record_bytes > kMaxRecordBytes) {
+    return Status::InvalidArgument(f + ": limits.record_bytes is " +
+                                   std::to_string(l->record_bytes) + "; at most " +
+                                   std::to_string(kMaxRecordBytes) +
+                                   " (16MiB: an update can log a record twice, in one entry)");
+  }
+  if (l->field_bytes == 0) l->field_bytes = l->record_bytes;
+  if (l->field_bytes > l->record_bytes) {
+    return Status::InvalidArgument(f + ": limits.field_bytes (" + std::to_string(l->field_bytes) +
+                                   ") is more than limits.record_bytes (" +
+                                   std::to_string(l->record_bytes) +
+                                   "): a field cannot be bigger than its record");
+  }
+  if (l->json_depth > kMaxJsonDepth) {
+    return Status::InvalidArgument(f + ": limits.json_depth is " + std::to_string(l->json_depth) +
+                                   "; at most " + std::to_string(kMaxJsonDepth));
+  }
+  if (l->id_bytes * 3 + kHeaderRoomBesidesId > l->header_bytes) {
+    return Status::InvalidArgument(
+        f + ": limits.id_bytes " + std::to_string(l->id_bytes) +
+        " would make records that cannot be addressed: such an id, percent-encoded, is up to " +
+        std::to_string(l->id_bytes * 3) + " bytes of URL, and limits.header_bytes (" +
+        std::to_string(l->header_bytes) + ") must hold that and " +
+        std::to_string(kHeaderRoomBesidesId) + " more; raise header_bytes or lower id_bytes");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status LoadServerConfig(const std::string& path, Server* out) {
@@ -358,7 +398,12 @@ Status LoadServerConfig(const std::string& path, Server* out) {
                             {"subscriptions_per_connection", uint(&l.subscriptions_per_connection)},
                             {"output_bytes", bytes(&l.output_bytes)},
                             {"stall_timeout_ms", uint(&l.stall_timeout_ms)},
-                            {"max_pipelined_requests", uint(&l.max_pipelined_requests)}});
+                            {"max_pipelined_requests", uint(&l.max_pipelined_requests)},
+                            {"id_bytes", bytes(&l.id_bytes)},
+                            {"record_bytes", bytes(&l.record_bytes)},
+                            {"field_bytes", bytes(&l.field_bytes)},
+                            {"fields", uint(&l.fields)},
+                            {"json_depth", uint(&l.json_depth)}});
        }},
   };
   s = ForEachKey(f, root, "the server config", h);
@@ -382,7 +427,7 @@ Status LoadServerConfig(const std::string& path, Server* out) {
     return Status::InvalidArgument(
         f + ": limits.max_pipelined_requests and max_connections must be > 0");
   }
-  return Status::OK();
+  return CheckRecordLimits(f, &l);
 }
 
 Status LoadApps(const std::string& apps_dir, std::vector<App>* out,

@@ -49,7 +49,29 @@ struct Limits {
   uint64_t output_bytes = 1 << 20;
   uint64_t stall_timeout_ms = 60000;
   uint64_t max_pipelined_requests = 64;
+  // What one record may hold (docs/HTTP.md "Limits"), judged before it is
+  // logged: an id's bytes (kept addressable: 3x, percent-encoded, fits in
+  // header_bytes), the record as logged, any one top-level field's JSON
+  // value, object members at every depth, and nesting.
+  uint64_t id_bytes = 256;
+  uint64_t record_bytes = 1 << 20;
+  uint64_t field_bytes = 0;  // 0 = not set: record_bytes (see FieldBytes)
+  uint64_t fields = 10000;
+  uint64_t json_depth = 64;
+
+  uint64_t FieldBytes() const { return field_bytes == 0 ? record_bytes : field_bytes; }
 };
+
+// The most a record may be (limits.record_bytes): an update under a read
+// rule logs the record before it too, and a log entry holds 64 MiB.
+inline constexpr uint64_t kMaxRecordBytes = 16ull << 20;
+// The shortest limits.id_bytes: a generated id (a UUID) has 36.
+inline constexpr uint64_t kMinIdBytes = 36;
+// The deepest limits.json_depth: RapidJSON's DOM recurses per level.
+inline constexpr uint64_t kMaxJsonDepth = 512;
+// What a URL keeps for the rest of the request line and the headers when an
+// id of id_bytes is percent-encoded into it (3 bytes per byte).
+inline constexpr uint64_t kHeaderRoomBesidesId = 2048;
 
 // Real-time stream timing (SPEC section 6).
 struct Streams {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <utility>
 
+#include "src/common/json_shape.h"
 #include "src/common/json_text.h"
 #include "src/common/time.h"
 #include "src/common/utf8.h"
@@ -98,8 +99,10 @@ bool Visible(const policy::Policy& rule, const policy::Principal& who, std::stri
 
 }  // namespace
 
-Service::Service(wal::Log* log, projection::Projection* projection, SessionLookup sessions)
-    : log_(log), projection_(projection), sessions_(std::move(sessions)) {
+Service::Service(wal::Log* log, projection::Projection* projection,
+                 const config::Limits& limits, SessionLookup sessions)
+    : log_(log), projection_(projection), limits_(limits), sessions_(std::move(sessions)) {
+  limits_.field_bytes = limits_.FieldBytes();
   switch (log->options().sync.mode) {
     case wal::SyncPolicy::Mode::kAlways:
       durability_ = "fsync";
@@ -155,6 +158,8 @@ void Service::Handle(http::Responder* s, uint64_t slot, http::Request& req, cons
     s->Respond(slot, head, "");
     return;
   }
+  // No record can have a longer id, so none is looked up or written.
+  if (segments.size() == 3 && IdTooLong(s, slot, app, req, segments[2])) return;
   if (segments.size() == 2) {
     if (m == "GET" || m == "HEAD") return List(s, slot, req, app, table, who);
     if (m == "POST") return Write(s, slot, req, app, table, segments, who);
@@ -347,7 +352,8 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
   rapidjson::MemoryPoolAllocator<> merge_alloc(merge_buffer_.get(), kParseBufferBytes);
   rapidjson::Document body(&body_alloc);
   // invalid_json, or invalid_utf8: what is stored and sent is UTF-8 only.
-  if (JsonInputResult parsed = ParseJsonInput(req.body, &body, "the body"); !parsed.ok()) {
+  if (JsonInputResult parsed = ParseJsonInput(req.body, &body, "the body", limits_.json_depth);
+      !parsed.ok()) {
     return Error(s, slot, app, req, 400, parsed.code(), parsed.message);
   }
   if (!body.IsObject()) {
@@ -375,6 +381,7 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
             "field '" + pk.name + "' must be a non-empty string without '/', or an integer",
             pk.name);
       }
+      if (IdTooLong(s, slot, app, req, id)) return;
     } else if (pk.type.scalar == schema::Scalar::kInt) {
       return Error(s, slot, app, req, 400, "validation_failed",
                    "field '" + pk.name + "' is required: an Int key is not generated", pk.name);
@@ -472,9 +479,13 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
   // An update on a table with a read rule logs the state before it, so that
   // a subscriber reading the log can be told the record left its view.
   const bool log_prev = replace_or_merge && !table.policy_read.empty();
+  // Judged as it will be logged: a PATCH on its merged result, with the
+  // server's timestamps and tenant in.
+  std::string record = Serialize(*out);
+  if (OverLimit(s, slot, app, req, record, "the record")) return;
   Append(s, slot, app, req, table,
          static_cast<int>(replace_or_merge ? event::Op::kUpdate : event::Op::kCreate), id,
-         Serialize(*out), replace_or_merge ? 200 : 201, who, tenant_text,
+         std::move(record), replace_or_merge ? 200 : 201, who, tenant_text,
          log_prev ? std::string_view(existing) : std::string_view());
 }
 
@@ -515,8 +526,53 @@ void Service::Publish(http::Responder* r, uint64_t slot, const http::Request& re
                    "the write rule of table " + table.export_name + " does not allow this message");
     }
   }
+  if (!id.empty() && IdTooLong(r, slot, app, req, id)) return;
+  if (OverLimit(r, slot, app, req, data_json, "the message")) return;
   Append(r, slot, app, req, table, static_cast<int>(event::Op::kPublish), id, std::move(data_json),
          200, who, tenant_text);
+}
+
+bool Service::IdTooLong(http::Responder* s, uint64_t slot, const config::App& app,
+                        const http::Request& req, const std::string& id) {
+  if (id.size() <= limits_.id_bytes) return false;
+  Error(s, slot, app, req, 400, "id_too_long",
+        "the id is " + std::to_string(id.size()) + " bytes; limits.id_bytes is " +
+            std::to_string(limits_.id_bytes));
+  return true;
+}
+
+bool Service::OverLimit(http::Responder* s, uint64_t slot, const config::App& app,
+                        const http::Request& req, std::string_view json, std::string_view what) {
+  const std::string w(what);
+  if (json.size() > limits_.record_bytes) {
+    Error(s, slot, app, req, 413, "record_too_large",
+          w + " is " + std::to_string(json.size()) + " bytes as stored; limits.record_bytes is " +
+              std::to_string(limits_.record_bytes));
+    return true;
+  }
+  const JsonShape shape = ScanJsonShape(json, limits_.json_depth, limits_.field_bytes);
+  if (shape.too_deep(limits_.json_depth)) {
+    Error(s, slot, app, req, 400, kJsonTooDeepCode,
+          w + " nests arrays and objects deeper than " + std::to_string(limits_.json_depth) +
+              " levels (limits.json_depth)");
+    return true;
+  }
+  if (shape.members > limits_.fields) {
+    Error(s, slot, app, req, 400, "too_many_fields",
+          w + " has " + std::to_string(shape.members) +
+              " fields (object members, counted at every depth); limits.fields is " +
+              std::to_string(limits_.fields));
+    return true;
+  }
+  if (!shape.big_field.empty()) {
+    const std::string name(shape.big_field);
+    Error(s, slot, app, req, 413, "field_too_large",
+          "field '" + name + "' of " + w + " is " + std::to_string(shape.big_field_bytes) +
+              " bytes of JSON; limits.field_bytes is " + std::to_string(limits_.field_bytes),
+          name);
+    return true;
+  }
+  return false;
 }
 
 void Service::Append(http::Responder* s, uint64_t slot, const config::App& app,

@@ -48,7 +48,10 @@ class Service {
   using SessionLookup = std::function<http::Responder*(uint64_t id)>;
 
   // REQUIRES: every pointer outlives the service.
-  Service(wal::Log* log, projection::Projection* projection, SessionLookup sessions);
+  // `limits`: what one record may hold (docs/HTTP.md "Limits"), refused
+  // before anything is logged.
+  Service(wal::Log* log, projection::Projection* projection, const config::Limits& limits,
+          SessionLookup sessions);
 
   // Handles /{app}/{table}[/{id}] for a table with REST on, for `who`
   // (SPEC section 8: reads show only what the table's read rule lets `who`
@@ -140,8 +143,17 @@ class Service {
               int status, const policy::Principal& who, std::string_view tenant,
               std::string_view prev = {});
 
+  // A record limit `record_json` (as it would be logged) breaks: answers the
+  // client and returns true. `prefix` names it ("the record", "the message").
+  bool OverLimit(http::Responder* s, uint64_t slot, const config::App& app,
+                 const http::Request& req, std::string_view record_json, std::string_view what);
+  // An id longer than limits.id_bytes: answers 400 id_too_long, true.
+  bool IdTooLong(http::Responder* s, uint64_t slot, const config::App& app,
+                 const http::Request& req, const std::string& id);
+
   wal::Log* log_;
   projection::Projection* projection_;
+  config::Limits limits_;
   SessionLookup sessions_;
   std::unordered_map<std::string, Overlay> overlay_;
   std::deque<Pending> pending_;

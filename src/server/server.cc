@@ -433,7 +433,7 @@ Status Server::Start() {
   // The loop.
   uv_loop_init(&loop_);
   loop_open_ = true;
-  rest_ = std::make_unique<rest::Service>(log_.get(), projection_.get(),
+  rest_ = std::make_unique<rest::Service>(log_.get(), projection_.get(), options_.limits,
                                           [this](uint64_t id) { return FindResponder(id); });
   // Real-time: every durable entry is published to the cursors right after
   // the projection applied it, so a snapshot and the live stream agree.
@@ -475,6 +475,7 @@ Status Server::Start() {
     so.ws_ping_ms = options_.streams.ws_ping_ms;
     so.ws_pong_timeout_ms = options_.streams.ws_pong_timeout_ms;
     so.ws_max_message_bytes = options_.streams.ws_max_message_bytes;
+    so.json_depth = options_.limits.json_depth;
     so.snackbase_heartbeat_ms = options_.streams.snackbase_heartbeat_ms;
   }
   durable_async_.data = this;

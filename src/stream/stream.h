@@ -54,6 +54,9 @@ struct StreamOptions {
   uint64_t ws_ping_ms = 5000;
   uint64_t ws_pong_timeout_ms = 10000;
   uint64_t ws_max_message_bytes = 1 << 20;
+  // limits.json_depth: a record's nesting; a message may nest one level more
+  // (its envelope: {"action":"put","data":{...}}).
+  uint64_t json_depth = 64;
   uint64_t max_subscriptions = 100;  // per WebSocket connection
   // The SnackBase dialect's heartbeat (its document: every 30 s).
   uint64_t snackbase_heartbeat_ms = 30000;

@@ -323,7 +323,8 @@ void WsStream::HandleText(std::string_view text) {
   rapidjson::Document d;
   // wslay has checked the frame's bytes are UTF-8 (else 1007); escapes that
   // decode to no UTF-8 ("\udc00") are refused here, and the connection stays.
-  if (JsonInputResult parsed = ParseJsonInput(text, &d, "the message"); !parsed.ok()) {
+  if (JsonInputResult parsed = ParseJsonInput(text, &d, "the message", ctx_->options.json_depth + 1);
+      !parsed.ok()) {
     return SendError(parsed.code(), parsed.message, "", "");
   }
   if (!d.IsObject()) return SendError("invalid_message", "a message must be a JSON object", "", "");

@@ -83,6 +83,58 @@ TEST(ServerConfigTest, ErrorsNameFileAndLine) {
   }
 }
 
+TEST(ServerConfigTest, RecordLimitsHaveDefaultsAndAreRead) {
+  Server s;
+  EXPECT_EQ(s.limits.id_bytes, 256u);
+  EXPECT_EQ(s.limits.record_bytes, 1u << 20);
+  EXPECT_EQ(s.limits.FieldBytes(), 1u << 20) << "unset: a field may be the whole record";
+  EXPECT_EQ(s.limits.fields, 10000u);
+  EXPECT_EQ(s.limits.json_depth, 64u);
+  TempDir d;
+  Write(d.Sub("s.yaml"),
+        "limits:\n  id_bytes: 100\n  record_bytes: 64KiB\n  fields: 50\n  json_depth: 8\n");
+  ASSERT_TRUE(LoadServerConfig(d.Sub("s.yaml"), &s).ok());
+  EXPECT_EQ(s.limits.id_bytes, 100u);
+  EXPECT_EQ(s.limits.record_bytes, 64u << 10);
+  EXPECT_EQ(s.limits.FieldBytes(), 64u << 10) << "follows a lowered record_bytes";
+  EXPECT_EQ(s.limits.fields, 50u);
+  EXPECT_EQ(s.limits.json_depth, 8u);
+  Write(d.Sub("t.yaml"), "limits:\n  record_bytes: 64KiB\n  field_bytes: 4KiB\n");
+  Server t;
+  ASSERT_TRUE(LoadServerConfig(d.Sub("t.yaml"), &t).ok());
+  EXPECT_EQ(t.limits.FieldBytes(), 4u << 10);
+}
+
+TEST(ServerConfigTest, RecordLimitsThatCannotWorkAreStartUpErrors) {
+  struct Case {
+    const char* yaml;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"limits:\n  id_bytes: 0\n", "limits.id_bytes, record_bytes, fields and json_depth must be"},
+      {"limits:\n  fields: 0\n", "must be > 0"},
+      {"limits:\n  json_depth: 0\n", "must be > 0"},
+      {"limits:\n  id_bytes: 20\n", "limits.id_bytes is 20; at least 36"},
+      {"limits:\n  record_bytes: 17MiB\n", "limits.record_bytes is 17825792; at most 16777216"},
+      {"limits:\n  record_bytes: 4KiB\n  field_bytes: 8KiB\n",
+       "limits.field_bytes (8192) is more than limits.record_bytes (4096)"},
+      {"limits:\n  json_depth: 100000\n", "limits.json_depth is 100000; at most 512"},
+      // 5000 bytes percent-encode to 15000 of URL: a 16 KiB header limit
+      // could not address such a record.
+      {"limits:\n  id_bytes: 5000\n", "limits.id_bytes 5000 would make records that cannot be"},
+      {"limits:\n  header_bytes: 2KiB\n", "raise header_bytes or lower id_bytes"},
+      {"limits:\n  id_bytes: lots\n", "s.yaml:2: 'id_bytes' must be a size"},
+  };
+  for (const Case& c : cases) {
+    TempDir d;
+    Write(d.Sub("s.yaml"), c.yaml);
+    Server s;
+    Status st = LoadServerConfig(d.Sub("s.yaml"), &s);
+    EXPECT_FALSE(st.ok()) << c.yaml;
+    EXPECT_NE(st.message().find(c.error), std::string::npos) << c.yaml << " -> " << st.ToString();
+  }
+}
+
 TEST(ServerConfigTest, MissingFileIsNotFound) {
   Server s;
   EXPECT_TRUE(LoadServerConfig("/nonexistent/eventide.yaml", &s).IsNotFound());
