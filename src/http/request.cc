@@ -1,5 +1,7 @@
 #include "src/http/request.h"
 
+#include <cctype>
+
 #include "src/common/utf8.h"
 
 namespace eventide::http {
@@ -76,6 +78,20 @@ bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::
     i = j + 1;
   }
   return true;
+}
+
+void AppendPathSegment(std::string_view segment, std::string* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char ch : segment) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out->push_back(ch);
+    } else {
+      out->push_back('%');
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    }
+  }
 }
 
 bool TargetIsUtf8(std::string_view target) {

@@ -38,6 +38,12 @@ bool SplitPath(std::string_view path, std::vector<std::string>* segments);
 // A key without '=' has an empty value. False on a bad %-escape.
 bool ParseQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* params);
 
+// Appends `segment` to *out as one URL path segment: every byte but the
+// unreserved ones (RFC 3986: ALPHA DIGIT - . _ ~) %-encoded, so SplitPath
+// gives it back whole and no byte of it can end a header line (a record id
+// in a Location header).
+void AppendPathSegment(std::string_view segment, std::string* out);
+
 // True when the request-target, %-decoded, is UTF-8: every path segment
 // (app, table, record id, topic) and every query key and value SplitPath and
 // ParseQuery would give. Checked once per request before routing, so no id or

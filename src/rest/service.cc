@@ -378,7 +378,7 @@ void Service::Write(http::Responder* s, uint64_t slot, http::Request& req, const
       if (!schema::RecordIdText(pk_it->value, &id)) {
         return Error(
             s, slot, app, req, 400, "validation_failed",
-            "field '" + pk.name + "' must be a non-empty string without '/', or an integer",
+            "field '" + pk.name + "' must be a non-empty string without '/' or NUL, or an integer",
             pk.name);
       }
       if (IdTooLong(s, slot, app, req, id)) return;
@@ -620,7 +620,9 @@ void Service::Append(http::Responder* s, uint64_t slot, const config::App& app,
   h.append("\r\n");
   if (status == 201 && !publish) {
     h.append("location: /").append(app.app_id).append("/").append(table.export_name);
-    h.append("/").append(id).append("\r\n");
+    h.push_back('/');
+    http::AppendPathSegment(id, &h);
+    h.append("\r\n");
   }
   std::vector<http::Header> cors;
   AddCors(app, req, &cors);

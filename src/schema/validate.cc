@@ -115,7 +115,7 @@ std::optional<Violation> Validate(const Table& table, const rapidjson::Value& bo
 bool RecordIdText(const rapidjson::Value& v, std::string* out) {
   if (v.IsString()) {
     out->assign(v.GetString(), v.GetStringLength());
-    return !out->empty() && out->find('/') == std::string::npos;
+    return !out->empty() && out->find_first_of(std::string_view("/\0", 2)) == std::string::npos;
   }
   if (v.IsInt64()) {
     *out = std::to_string(v.GetInt64());

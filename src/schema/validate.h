@@ -28,7 +28,7 @@ struct Violation {
 std::optional<Violation> Validate(const Table& table, const rapidjson::Value& body, WriteMode mode);
 
 // A record id as JSON carries it (a primary key value, a WebSocket "id"): a
-// non-empty string without '/' (an id is one URL path segment, or the record
+// non-empty string without '/' or NUL (an id is one URL path segment, or the record
 // could not be addressed) or an integer. False for anything else.
 bool RecordIdText(const rapidjson::Value& v, std::string* out);
 

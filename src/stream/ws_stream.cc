@@ -456,7 +456,7 @@ void WsStream::WriteAction(const std::string& action, const rapidjson::Value& ms
       if (!key->IsNull() && !schema::RecordIdText(*key, &w.id)) {
         return SendError(
             "validation_failed",
-            "field '" + rt.primary_key + "' must be a non-empty string without '/', or an integer",
+            "field '" + rt.primary_key + "' must be a non-empty string without '/' or NUL, or an integer",
             action, ref, rt.primary_key);
       }
     }
@@ -470,7 +470,7 @@ void WsStream::WriteAction(const std::string& action, const rapidjson::Value& ms
       w.id = rt.topic.id;
     } else if (!schema::RecordIdText(*id, &w.id)) {
       return SendError("invalid_message",
-                       "\"id\" must be a non-empty string without '/', or an integer", action, ref);
+                       "\"id\" must be a non-empty string without '/' or NUL, or an integer", action, ref);
     }
     if (w.id.empty()) return SendError("invalid_message", "a delete needs \"id\"", action, ref);
     method = "DELETE";
