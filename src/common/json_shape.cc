@@ -13,7 +13,7 @@ JsonShape ScanJsonShape(std::string_view text, size_t max_depth, size_t field_by
   std::string_view name;
   const char* value_begin = nullptr;
   auto end_member = [&](const char* at) {
-    if (value_begin != nullptr && s.big_field.empty() &&
+    if (value_begin != nullptr && !s.has_big_field() &&
         static_cast<size_t>(at - value_begin) > field_bytes) {
       s.big_field = name;
       s.big_field_bytes = static_cast<size_t>(at - value_begin);

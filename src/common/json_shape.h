@@ -25,10 +25,12 @@ struct JsonShape {
   size_t members = 0;
   // The first top-level member whose value's text is longer than the
   // field_bytes given (only when the text is an object): its name as written
-  // between the quotes (escapes kept), and its value's length in bytes.
+  // between the quotes (escapes kept; it may be ""), and its value's length
+  // in bytes (0 when no field is over).
   std::string_view big_field;
   size_t big_field_bytes = 0;
 
+  bool has_big_field() const { return big_field_bytes > 0; }
   bool too_deep(size_t max_depth) const { return depth > max_depth; }
 };
 

@@ -121,6 +121,17 @@ JsonInputResult ParseJsonInput(std::string_view text, rapidjson::Document* doc,
         .append(std::to_string(at));
     return r;
   }
+  // RapidJSON takes a NUL for the end of its input and would ignore what
+  // follows ("{}\0garbage" parses); raw, a NUL is never JSON (in a string
+  // it must be escaped).
+  if (const void* nul = std::memchr(text.data(), 0, text.size()); nul != nullptr) {
+    doc->SetNull();
+    r.error = JsonInputError::kSyntax;
+    r.message.assign(what)
+        .append(" is not valid JSON: a NUL byte at byte ")
+        .append(std::to_string(static_cast<const char*>(nul) - text.data()));
+    return r;
+  }
   doc->Parse(text.data(), text.size());
   if (doc->HasParseError()) {
     const rapidjson::ParseErrorCode e = doc->GetParseError();

@@ -564,7 +564,7 @@ bool Service::OverLimit(http::Responder* s, uint64_t slot, const config::App& ap
               std::to_string(limits_.fields));
     return true;
   }
-  if (!shape.big_field.empty()) {
+  if (shape.has_big_field()) {
     const std::string name(shape.big_field);
     Error(s, slot, app, req, 413, "field_too_large",
           "field '" + name + "' of " + w + " is " + std::to_string(shape.big_field_bytes) +
