@@ -1,6 +1,52 @@
 #include "src/common/json_shape.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace eventide {
+namespace {
+
+// Bytes outside strings that change the shape; everything else (digits,
+// letters of true/false/null, whitespace) is skipped by one table lookup.
+constexpr auto kStructural = [] {
+  struct Table {
+    bool at[256] = {};
+  } t;
+  for (unsigned char c : {'"', '[', ']', '{', '}', ':', ','}) t.at[c] = true;
+  return t;
+}();
+
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+
+// Does the 8-byte word hold a '"' or a '\\'? (The classic SWAR zero-byte
+// test on the word xor each of them.)
+inline bool HasQuoteOrBackslash(uint64_t w) {
+  const uint64_t q = w ^ (kOnes * '"');
+  const uint64_t b = w ^ (kOnes * '\\');
+  return (((q - kOnes) & ~q) | ((b - kOnes) & ~b)) & kHighs;
+}
+
+// The first '"' that ends the string starting at p (just past its opening
+// quote), or end: runs without a quote or backslash are skipped 8 bytes at
+// a time, which is most of a record's text.
+const char* StringEnd(const char* p, const char* end) {
+  while (true) {
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (HasQuoteOrBackslash(w)) break;
+      p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\') ++p;
+    if (p >= end) return end;
+    if (*p == '"') return p;
+    p += 2;  // an escape: its next byte cannot end the string
+    if (p >= end) return end;
+  }
+}
+
+}  // namespace
 
 JsonShape ScanJsonShape(std::string_view text, size_t max_depth, size_t field_bytes) {
   JsonShape s;
@@ -22,10 +68,13 @@ JsonShape ScanJsonShape(std::string_view text, size_t max_depth, size_t field_by
   };
   while (p < end) {
     const char c = *p;
+    if (!kStructural.at[static_cast<unsigned char>(c)]) {
+      ++p;
+      continue;
+    }
     if (c == '"') {
       const char* str = ++p;
-      while (p < end && *p != '"') p += *p == '\\' ? 2 : 1;
-      if (p > end) p = end;
+      p = StringEnd(p, end);
       if (depth == 1 && top_object && value_begin == nullptr) {
         name = std::string_view(str, static_cast<size_t>(p - str));
       }
