@@ -488,6 +488,31 @@ export function addWsChecks(suite) {
     eq(await ctx.head(), head, 'nothing was logged');
   });
 
+  suite.add('rest.limits', 'HTTP.md Limits', async (ctx) => {
+    // The defaults: an id of 256 bytes round-trips, one of 257 is refused;
+    // a million '[' is refused by the nesting limit, not a crash.
+    const head = await ctx.head();
+    const json = { 'Content-Type': 'application/json' };
+    const tag = ctx.newId('limit');
+    const at = tag + 'x'.repeat(256 - tag.length);
+    const created = await request(ctx.base, { method: 'POST', path: ctx.tablePath, headers: json, body: JSON.stringify(ctx.body(at)) });
+    eq(created.status, 201, 'POST of a 256-byte id');
+    eq((await ctx.rest.get(at)).status, 200, 'GET of it');
+    eq((await ctx.rest.del(at)).status, 200, 'DELETE of it');
+    const past = await request(ctx.base, { method: 'POST', path: ctx.tablePath, headers: json, body: JSON.stringify(ctx.body(at + 'y')) });
+    eq(past.status, 400, 'POST of a 257-byte id: status');
+    eq(past.json()?.error?.code, 'id_too_long', 'POST of a 257-byte id: code');
+    const deep = await request(ctx.base, { method: 'POST', path: ctx.tablePath, headers: json, body: '['.repeat(1000000) });
+    eq(deep.status, 400, 'a million [: status');
+    eq(deep.json()?.error?.code, 'json_too_deep', 'a million [: code');
+    const c = await open(ctx, ctx.tablePath, ctx.table);
+    c.send('['.repeat(100000));
+    includes(await c.nextJson(), { type: 'error', code: 'json_too_deep' }, 'in-band over WebSocket');
+    c.send({ action: 'ping', ref: 'still' });
+    eq(await c.nextJson(), { type: 'pong', ref: 'still' }, 'the connection stays');
+    eq(await ctx.head(), head + 2, 'only the POST and DELETE at the limit were logged');
+  });
+
   suite.add('rest.pipelined-read-your-writes', 'HTTP.md pipelining', async (ctx) => {
     // One connection, one burst: each read sees the writes sent before it,
     // though each write is answered only once durable.
