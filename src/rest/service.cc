@@ -99,8 +99,8 @@ bool Visible(const policy::Policy& rule, const policy::Principal& who, std::stri
 
 }  // namespace
 
-Service::Service(wal::Log* log, projection::Projection* projection,
-                 const config::Limits& limits, SessionLookup sessions)
+Service::Service(wal::Log* log, projection::Projection* projection, const config::Limits& limits,
+                 SessionLookup sessions)
     : log_(log), projection_(projection), limits_(limits), sessions_(std::move(sessions)) {
   limits_.field_bytes = limits_.FieldBytes();
   switch (log->options().sync.mode) {

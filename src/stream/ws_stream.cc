@@ -323,7 +323,8 @@ void WsStream::HandleText(std::string_view text) {
   rapidjson::Document d;
   // wslay has checked the frame's bytes are UTF-8 (else 1007); escapes that
   // decode to no UTF-8 ("\udc00") are refused here, and the connection stays.
-  if (JsonInputResult parsed = ParseJsonInput(text, &d, "the message", ctx_->options.json_depth + 1);
+  if (JsonInputResult parsed =
+          ParseJsonInput(text, &d, "the message", ctx_->options.json_depth + 1);
       !parsed.ok()) {
     return SendError(parsed.code(), parsed.message, "", "");
   }
@@ -454,10 +455,10 @@ void WsStream::WriteAction(const std::string& action, const rapidjson::Value& ms
     }
     if (const rapidjson::Value* key = Member(*data, rt.primary_key.c_str())) {
       if (!key->IsNull() && !schema::RecordIdText(*key, &w.id)) {
-        return SendError(
-            "validation_failed",
-            "field '" + rt.primary_key + "' must be a non-empty string without '/' or NUL, or an integer",
-            action, ref, rt.primary_key);
+        return SendError("validation_failed",
+                         "field '" + rt.primary_key +
+                             "' must be a non-empty string without '/' or NUL, or an integer",
+                         action, ref, rt.primary_key);
       }
     }
     if (w.id.empty()) w.id = rt.topic.id;  // a record topic names the record
@@ -470,7 +471,8 @@ void WsStream::WriteAction(const std::string& action, const rapidjson::Value& ms
       w.id = rt.topic.id;
     } else if (!schema::RecordIdText(*id, &w.id)) {
       return SendError("invalid_message",
-                       "\"id\" must be a non-empty string without '/' or NUL, or an integer", action, ref);
+                       "\"id\" must be a non-empty string without '/' or NUL, or an integer",
+                       action, ref);
     }
     if (w.id.empty()) return SendError("invalid_message", "a delete needs \"id\"", action, ref);
     method = "DELETE";

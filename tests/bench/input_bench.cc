@@ -10,12 +10,11 @@
 // parse and the serialization of the same record.
 #include <benchmark/benchmark.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <memory>
 #include <string>
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "src/common/json_shape.h"
 #include "src/common/utf8.h"

@@ -69,7 +69,8 @@ TEST(JsonShapeTest, ParseJsonInputRefusesDeepNestingBeforeParsing) {
   JsonInputResult r = ParseJsonInput(std::string(1000000, '['), &d, "the body", 64);
   EXPECT_EQ(r.error, JsonInputError::kTooDeep);
   EXPECT_EQ(r.code(), "json_too_deep");
-  EXPECT_EQ(r.message, "the body nests arrays and objects deeper than 64 levels (limits.json_depth)");
+  EXPECT_EQ(r.message,
+            "the body nests arrays and objects deeper than 64 levels (limits.json_depth)");
   const std::string at_limit = std::string(64, '[') + std::string(64, ']');
   EXPECT_TRUE(ParseJsonInput(at_limit, &d, "the body", 64).ok());
   EXPECT_EQ(ParseJsonInput(at_limit, &d, "the body", 63).code(), "json_too_deep");

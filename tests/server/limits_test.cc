@@ -100,9 +100,10 @@ TEST_F(LimitsTest, AMegabyteIdIsRefusedAndNothingIsLogged) {
   // One byte past the limit in a URL, for every method.
   const std::string url = kMsg + "/" + std::string(257, 'u');
   for (const char* m : {"PUT", "PATCH", "GET", "DELETE"}) {
-    HttpResponse r = server_.Call(m, url, std::string(m) == "PUT" || std::string(m) == "PATCH"
-                                              ? R"({"title":"t","content":"c"})"
-                                              : "");
+    HttpResponse r = server_.Call(m, url,
+                                  std::string(m) == "PUT" || std::string(m) == "PATCH"
+                                      ? R"({"title":"t","content":"c"})"
+                                      : "");
     EXPECT_EQ(r.status, 400) << m << ": " << r.body;
     EXPECT_EQ(ErrorCode(r.body), "id_too_long") << m;
   }
@@ -130,8 +131,9 @@ TEST_F(LimitsTest, TheLongestIdIsAddressableEndToEnd) {
   EXPECT_EQ(ErrorCode(server_.Call("PUT", url + "x", R"({"title":"t","content":"c"})").body),
             "id_too_long");
   const std::string at(256, 'b');
-  EXPECT_EQ(server_.Call("POST", kMsg, R"({"id":")" + at + R"(","title":"t","content":"c"})").status,
-            201);
+  EXPECT_EQ(
+      server_.Call("POST", kMsg, R"({"id":")" + at + R"(","title":"t","content":"c"})").status,
+      201);
   HttpResponse past =
       server_.Call("POST", kMsg, R"({"id":")" + at + R"(b","title":"t","content":"c"})");
   EXPECT_EQ(ErrorCode(past.body), "id_too_long") << past.body;
@@ -142,14 +144,13 @@ TEST_F(LimitsTest, TheLocationOfAnyIdAddressesItAndCannotSplitTheHeader) {
   ASSERT_GT(Start(""), 0) << server_.log();
   // An id from a body may hold any character but '/' and NUL; its Location
   // is %-encoded, so a CR LF in it cannot start a header of its own.
-  HttpResponse post = server_.Call(
-      "POST", kMsg, R"({"id":"a b\r\nx-evil: 1?#%\u00e9","title":"t","content":"c"})");
+  HttpResponse post =
+      server_.Call("POST", kMsg, R"({"id":"a b\r\nx-evil: 1?#%\u00e9","title":"t","content":"c"})");
   ASSERT_EQ(post.status, 201) << post.body;
   EXPECT_EQ(post.Header("x-evil"), "");
   EXPECT_EQ(post.Header("location"), kMsg + "/a%20b%0D%0Ax-evil%3A%201%3F%23%25%C3%A9");
   EXPECT_EQ(server_.Call("GET", post.Header("location")).status, 200);
-  HttpResponse nul =
-      server_.Call("POST", kMsg, R"({"id":"a\u0000b","title":"t","content":"c"})");
+  HttpResponse nul = server_.Call("POST", kMsg, R"({"id":"a\u0000b","title":"t","content":"c"})");
   EXPECT_EQ(nul.status, 400) << "a URL cannot carry a NUL, so no id holds one";
 }
 
@@ -168,9 +169,9 @@ TEST_F(LimitsTest, RecordBytesBindTheRecordAsLoggedIncludingAMergedPatch) {
   EXPECT_EQ(ErrorCode(past.body), "record_too_large") << past.body;
   const uint64_t head = Position(server_);
   // A PATCH whose body is small but whose merged record is not.
-  ASSERT_EQ(server_.Call("PUT", kDoc + "/q", R"({"title":")" + std::string(3000, 'a') + R"("})")
-                .status,
-            201);
+  ASSERT_EQ(
+      server_.Call("PUT", kDoc + "/q", R"({"title":")" + std::string(3000, 'a') + R"("})").status,
+      201);
   HttpResponse merged =
       server_.Call("PATCH", kDoc + "/q", R"({"body":")" + std::string(1500, 'b') + R"("})");
   EXPECT_EQ(merged.status, 413) << merged.body;
@@ -183,9 +184,9 @@ TEST_F(LimitsTest, FieldBytesFieldsAndDepthEachHaveTheirCode) {
   ASSERT_GT(Start("limits:\n  field_bytes: 200\n  fields: 20\n  json_depth: 8\n"), 0)
       << server_.log();
   // A field's JSON value: a 198-character string is 200 bytes with its quotes.
-  EXPECT_EQ(server_.Call("PUT", kDoc + "/f", R"({"title":")" + std::string(198, 'x') + R"("})")
-                .status,
-            201);
+  EXPECT_EQ(
+      server_.Call("PUT", kDoc + "/f", R"({"title":")" + std::string(198, 'x') + R"("})").status,
+      201);
   HttpResponse big =
       server_.Call("PUT", kDoc + "/f", R"({"title":")" + std::string(199, 'x') + R"("})");
   EXPECT_EQ(big.status, 413);
@@ -199,7 +200,8 @@ TEST_F(LimitsTest, FieldBytesFieldsAndDepthEachHaveTheirCode) {
   };
   EXPECT_EQ(server_.Call("PUT", kDoc + "/m", R"({"title":"t","body":)" + members(17) + "}").status,
             201);
-  HttpResponse many = server_.Call("PUT", kDoc + "/m", R"({"title":"t","body":)" + members(18) + "}");
+  HttpResponse many =
+      server_.Call("PUT", kDoc + "/m", R"({"title":"t","body":)" + members(18) + "}");
   EXPECT_EQ(many.status, 400);
   EXPECT_EQ(ErrorCode(many.body), "too_many_fields") << many.body;
   // Nesting: the record is level 1, so body may nest 7 more.
