@@ -17,6 +17,8 @@ packages=(
   libcli11-dev                      # command-line parsing
   libgtest-dev libgmock-dev         # unit tests
   libbenchmark-dev                  # micro-benchmarks
+  libnats-dev                       # NATS/JetStream client (--log jetstream), with its libuv adapter
+  nats-server                       # JetStream cluster for the cluster tests
   chromium                          # real-browser tests (driven by playwright-core from npm)
 )
 # Node.js runs the conformance suite (no npm packages) and, with npm, the

@@ -362,6 +362,16 @@ Status LoadServerConfig(const std::string& path, Server* out) {
       {"tls", str(&out->tls)},
       {"fsync", str(&out->fsync)},
       {"segment_bytes", bytes(&out->segment_bytes)},
+      {"log", str(&out->log)},
+      {"node", str(&out->node)},
+      {"nats",
+       [&](const YAML::Node& v, const std::string&) {
+         return ForEachKey(f, v, "nats",
+                           {{"urls", str(&out->nats.urls)},
+                            {"stream", str(&out->nats.stream)},
+                            {"replicas", uint(&out->nats.replicas)},
+                            {"publish_timeout", ms(&out->nats.publish_timeout_ms)}});
+       }},
       {"checkpoint_entries", uint(&out->checkpoint_entries)},
       {"checkpoint_bytes", bytes(&out->checkpoint_bytes)},
       {"compat_app", str(&out->compat_app)},

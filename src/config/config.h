@@ -89,6 +89,14 @@ struct Retention {
   uint64_t age_s = 0;  // keep entries younger than this; 0 = no age window
 };
 
+// The JetStream log backend (docs/CLUSTER.md).
+struct Nats {
+  std::string urls;                   // "nats://127.0.0.1:4222[,more]"
+  std::string stream = "EVENTIDE";    // the stream; its subjects are STREAM.>
+  uint64_t replicas = 3;              // the stream's replica count (1-5)
+  uint64_t publish_timeout_ms = 5000;  // a publish without PubAck by then is sent again
+};
+
 struct Server {
   std::string apps_dir = "./apps";
   std::string data_dir = "./data";
@@ -96,6 +104,13 @@ struct Server {
   std::string tls = "auto";
   std::string fsync = "always";
   uint64_t segment_bytes = 64ull << 20;
+  // The log backend: "wal" (embedded, this process alone) or "jetstream"
+  // (several nodes share one NATS JetStream stream; `nats` says which).
+  std::string log = "wal";
+  Nats nats;
+  // This node's name in /healthz, /metrics and the ids of its publishes
+  // ("" = the host name).
+  std::string node;
   // A checkpoint every this many entries; restart replays at most this many.
   uint64_t checkpoint_entries = 100000;
   // ... or every this many bytes of log, whichever comes first: bounds the

@@ -2,13 +2,17 @@
 // every write takes:
 //
 //   request --validate--> new record (against the latest accepted state:
-//   projection + writes not yet durable) --encode--> Log::Append (position N)
-//   ... writer thread: write + fdatasync ... --uv_async--> OnDurable(N):
-//   apply N to the projection, then answer the client (201 + Event-Position).
+//   projection + writes not yet durable) --encode--> EventLog::Append
+//   (position N, at once for the WAL, at PubAck for JetStream) ... durable
+//   in the local copy --uv_async--> OnDurable(N): apply every entry up to N
+//   to the projection in order, then answer the client (201 +
+//   Event-Position) once its position is both known and applied.
 //
-// So a client hears "created" only when its entry is durable under the fsync
-// mode, and a read after that answer sees the write. Loop thread only, except
-// where noted.
+// So a client hears "created" only when its entry is durable under the
+// log's mode, and a read after that answer sees the write. With several
+// writers (JetStream) a write to a record is conditional on the record's
+// newest position; a write that lost a race is validated again against the
+// newer state (docs/CLUSTER.md). Loop thread only, except where noted.
 #ifndef EVENTIDE_SRC_REST_SERVICE_H_
 #define EVENTIDE_SRC_REST_SERVICE_H_
 
@@ -23,13 +27,13 @@
 #include <vector>
 
 #include "src/config/config.h"
+#include "src/eventlog/event_log.h"
 #include "src/http/request.h"
 #include "src/http/response.h"
 #include "src/http/session.h"
 #include "src/policy/policy.h"
 #include "src/projection/projection.h"
 #include "src/schema/schema.h"
-#include "wal/log.h"
 
 namespace eventide::rest {
 
@@ -39,6 +43,7 @@ struct RestStats {
   uint64_t writes_failed = 0;   // answered 503 after the log failed
   uint64_t write_latency_count = 0;
   uint64_t write_latency_us_sum = 0;
+  uint64_t conflicts = 0;  // writes that lost a race to another node and were validated again
   std::map<std::string, uint64_t> rejected_by_code;  // error answers, by code
 };
 
@@ -50,7 +55,7 @@ class Service {
   // REQUIRES: every pointer outlives the service.
   // `limits`: what one record may hold (docs/HTTP.md "Limits"), refused
   // before anything is logged.
-  Service(wal::Log* log, projection::Projection* projection, const config::Limits& limits,
+  Service(eventlog::EventLog* log, projection::Projection* projection, const config::Limits& limits,
           SessionLookup sessions);
 
   // Handles /{app}/{table}[/{id}] for a table with REST on, for `who`
@@ -70,26 +75,22 @@ class Service {
                std::string data_json, const policy::Principal& who);
 
   // The durable head advanced to `durable` (or the log failed: `status`).
-  // Applies durable writes to the projection in position order, then answers
-  // their clients. Loop thread (the server forwards the log's listener
-  // through uv_async).
+  // Applies every entry up to it to the projection in position order (its
+  // own writes and other nodes' alike), then answers the clients whose
+  // writes' positions are known. Loop thread (the server forwards the log's
+  // listener).
   void OnDurable(wal::Position durable, const Status& status);
+  // Queued appends resolved (EventLog::Listener): a write answered once
+  // applied, refused, or, having lost a race, validated again.
+  void OnOutcomes(std::vector<eventlog::Outcome>* outcomes);
 
   // Called for each durable entry right after the projection applied it, in
   // position order, before its writer is answered: the real-time hub
   // publishes it from here.
   std::function<void(wal::Position, const event::Event&)> on_applied;
 
-  // Writes not yet durable.
-  size_t pending_writes() const { return pending_.size(); }
-  // True (once) when writes were appended since the last call: the server
-  // then wakes the log's writer at the end of the loop turn (Log::Wake), so
-  // one turn's writes go out in one batch.
-  bool TakeWakeNeeded() {
-    bool w = wake_needed_;
-    wake_needed_ = false;
-    return w;
-  }
+  // Writes not yet answered.
+  size_t pending_writes() const { return pending_.size() + queued_.size() + waiting_; }
   // OK while writes are accepted.
   const Status& failure() const { return failed_; }
   const RestStats& stats() const { return stats_; }
@@ -107,9 +108,27 @@ class Service {
     bool deleted = false;
     std::string json;
   };
+  // A write to run again later: its record had a write of this node in
+  // flight, or it lost a race (validated again against the newer state).
+  struct Redo {
+    uint64_t session = 0;
+    uint64_t slot = 0;
+    http::Request request;
+    const config::App* app = nullptr;
+    const schema::Table* table = nullptr;
+    std::vector<std::string> segments;
+    policy::Principal who;
+    uint64_t hint = 0;  // the record's newest position, known from a conflict
+  };
+  // A record with writes of this node queued behind one in flight.
+  struct KeyState {
+    bool inflight = false;
+    uint64_t wait_until = 0;  // run queue once the projection applied this
+    std::deque<Redo> queue;
+  };
   struct Pending {
     wal::Position position;
-    std::string payload;  // the encoded event, applied to the projection when durable
+    uint64_t ticket = 0;
     std::string key;      // overlay key
     uint64_t session = 0;
     uint64_t slot = 0;
@@ -117,6 +136,7 @@ class Service {
     std::string body;         // the response body
     std::string raw_headers;  // the response's header lines, rendered once
     int64_t accepted_us = 0;
+    std::unique_ptr<Redo> redo;  // queued writes only: how to run it again
   };
 
   void List(http::Responder* s, uint64_t slot, const http::Request& req, const config::App& app,
@@ -133,6 +153,18 @@ class Service {
   // The record as the next write sees it; false when absent.
   bool Current(const config::App& app, const schema::Table& table, const std::string& id,
                std::string* json) const;
+  // The position of the record's newest entry as this node knows it (0:
+  // none known): what a conditional append expects.
+  uint64_t LastPosition(const config::App& app, const schema::Table& table,
+                        const std::string& id) const;
+  // Answers one write whose position is known and applied.
+  void Answer(Pending& w, int64_t now_us);
+  // A record's in-flight write ended: runs what waited on it, if it may.
+  void Release(const std::string& key);
+  void RunRedos(const std::string& key);
+  void RunRedo(Redo redo);
+  // Answers every unanswered write 503 (the log failed or is closing).
+  void FailAll(const Status& status);
   void Error(http::Responder* s, uint64_t slot, const config::App& app, const http::Request& req,
              int status, std::string_view code, std::string_view message,
              std::string_view field = {});
@@ -141,7 +173,7 @@ class Service {
   void Append(http::Responder* s, uint64_t slot, const config::App& app, const http::Request& req,
               const schema::Table& table, int op, const std::string& id, std::string record_json,
               int status, const policy::Principal& who, std::string_view tenant,
-              std::string_view prev = {});
+              std::string_view prev = {}, const std::vector<std::string>* segments = nullptr);
 
   // A record limit `record_json` (as it would be logged) breaks: answers the
   // client and returns true. `prefix` names it ("the record", "the message").
@@ -151,23 +183,30 @@ class Service {
   bool IdTooLong(http::Responder* s, uint64_t slot, const config::App& app,
                  const http::Request& req, const std::string& id);
 
-  wal::Log* log_;
+  eventlog::EventLog* log_;
   projection::Projection* projection_;
   config::Limits limits_;
   SessionLookup sessions_;
   std::unordered_map<std::string, Overlay> overlay_;
+  // Writes with a known position, in position order, waiting to be applied.
   std::deque<Pending> pending_;
+  // Writes waiting for their position (EventLog::Appended::kQueued), by ticket.
+  std::unordered_map<uint64_t, Pending> queued_;
+  uint64_t next_ticket_ = 1;
+  // Records with a write of this node in flight (queued backends only).
+  std::unordered_map<std::string, KeyState> keys_;
+  size_t waiting_ = 0;         // writes in keys_ queues
+  uint64_t redo_hint_ = 0;     // while a Redo runs: its hint
+  std::string entry_;          // the entry being applied (ReadEntry's buffer)
   Status failed_;
   RestStats stats_;
-  bool wake_needed_ = false;
   // Scratch memory for the JSON documents of one write: RapidJSON's pool
   // allocator takes its first chunk from here, so parsing a body costs no
   // malloc of a 64 KiB chunk per request.
   static constexpr size_t kParseBufferBytes = 32 << 10;
   std::unique_ptr<char[]> parse_buffer_{new char[kParseBufferBytes]};
   std::unique_ptr<char[]> merge_buffer_{new char[kParseBufferBytes]};
-  std::string scratch_;     // encoded event of the write being accepted
-  std::string durability_;  // Event-Durability header value
+  std::string scratch_;  // encoded event of the write being accepted
 };
 
 }  // namespace eventide::rest

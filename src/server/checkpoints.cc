@@ -45,7 +45,7 @@ wal::Position RetentionStart(wal::Log* log, const config::Retention& r) {
 void Server::MaybeCheckpoint() {
   if (checkpoint_running_ || handles_closed_ || !rest_->failure().ok()) return;
   const uint64_t applied = projection_->applied().value();
-  const uint64_t log_bytes = log_->Stats().bytes_written;
+  const uint64_t log_bytes = log_->local()->Stats().bytes_written;
   if (applied - checkpoint_position_ < options_.checkpoint_entries &&
       log_bytes - checkpoint_log_bytes_ < options_.checkpoint_bytes) {
     return;
@@ -72,7 +72,7 @@ void Server::MaybeCheckpoint() {
   job->dir = checkpoint_dir_;
   job->position = applied;
   job->retention = options_.retention;
-  job->log = log_.get();
+  job->log = log_->local();
   checkpoint_running_ = true;
   uv_queue_work(
       &loop_, &job->req,

@@ -36,7 +36,7 @@ void Server::PoolLogSource::Read(
       &server_->loop_, &job->req,
       [](uv_work_t* req) {
         auto* j = static_cast<Job*>(req->data);
-        auto reader = j->server->log_->NewReader();
+        auto reader = j->server->log_->local()->NewReader();
         j->status = reader->Seek(j->after.Next());
         size_t bytes = 0;
         while (j->status.ok() && reader->next_position().value() <= j->to.value() &&

@@ -44,6 +44,7 @@ void AppendClaimValue(const std::string& v, std::string* out) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Eventide: an event-sourced stream server"};
+  app.set_version_flag("--version", "eventide " EVENTIDE_VERSION);
   app.require_subcommand(1);
 
   eventide::config::Server options;
@@ -60,6 +61,16 @@ int main(int argc, char** argv) {
       serve->add_option("--tls", options.tls, "auto|off|CERT,KEY")->capture_default_str();
   auto* fsync_opt =
       serve->add_option("--fsync", options.fsync, "always|batch:MS|never")->capture_default_str();
+  auto* log_opt = serve->add_option("--log", options.log, "wal|jetstream (docs/CLUSTER.md)")
+                      ->capture_default_str();
+  auto* nats_opt =
+      serve->add_option("--nats", options.nats.urls, "NATS URLs for --log jetstream, comma-separated");
+  auto* stream_opt = serve->add_option("--stream", options.nats.stream, "JetStream stream name")
+                         ->capture_default_str();
+  auto* replicas_opt =
+      serve->add_option("--replicas", options.nats.replicas, "The stream's replica count")
+          ->capture_default_str();
+  auto* node_opt = serve->add_option("--node", options.node, "This node's name (default: host name)");
 
   std::string secret, sub, ttl = "1h";
   std::vector<std::string> claims;
@@ -70,7 +81,8 @@ int main(int argc, char** argv) {
   token->add_option("--ttl", ttl, "Lifetime, e.g. 15m, 1h, 7d")->capture_default_str();
 
   // A flag given twice takes its last value, so scripts can append overrides.
-  for (CLI::Option* o : {apps_opt, data_opt, listen_opt, tls_opt, fsync_opt}) {
+  for (CLI::Option* o : {apps_opt, data_opt, listen_opt, tls_opt, fsync_opt, log_opt, nats_opt,
+                         stream_opt, replicas_opt, node_opt}) {
     o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
 
@@ -92,6 +104,11 @@ int main(int argc, char** argv) {
       if (listen_opt->count()) options.listen = flags.listen;
       if (tls_opt->count()) options.tls = flags.tls;
       if (fsync_opt->count()) options.fsync = flags.fsync;
+      if (log_opt->count()) options.log = flags.log;
+      if (nats_opt->count()) options.nats.urls = flags.nats.urls;
+      if (stream_opt->count()) options.nats.stream = flags.nats.stream;
+      if (replicas_opt->count()) options.nats.replicas = flags.nats.replicas;
+      if (node_opt->count()) options.node = flags.node;
     }
     return Serve(options);
   }

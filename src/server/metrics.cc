@@ -1,4 +1,5 @@
 // /healthz and /metrics (docs/OPERATIONS.md).
+#include "src/common/json_text.h"
 #include "src/hooks/dispatcher.h"
 #include "src/server/http_connection.h"
 #include "src/server/server.h"
@@ -10,7 +11,13 @@ void Server::Healthz(http::Session* s, uint64_t slot, const http::Request&) {
   head.headers.push_back({"content-type", "application/json"});
   std::string body;
   if (h.ok() && !shutting_down_) {
-    body = "{\"status\":\"ok\",\"position\":" + std::to_string(log_->durable_head().value()) + "}";
+    // position: applied here (what this node's reads and streams show);
+    // known: the newest the log is known to hold (above while catching up).
+    body = "{\"status\":\"ok\",\"position\":" + std::to_string(projection_->applied().value()) +
+           ",\"known\":" + std::to_string(log_->known_head().value()) + ",\"log\":\"" +
+           std::string(log_->kind()) + "\",\"node\":";
+    AppendJsonString(node_, &body);
+    body += ",\"version\":\"" EVENTIDE_VERSION "\"}";
   } else {
     head.status = 503;
     body = http::ErrorBody(h.ok() ? "shutting_down" : "storage_unavailable",
@@ -39,9 +46,15 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
   line("eventide_log_durable_position", "gauge", "The log's durable head.",
        log_->durable_head().value());
   line("eventide_log_first_position", "gauge", "The oldest retained log position.",
-       log_->first_position().value());
+       log_->local()->first_position().value());
   line("eventide_log_healthy", "gauge", "1 while the log accepts writes.",
        log_->Health().ok() ? 1 : 0);
+  line("eventide_applied_position", "gauge",
+       "The newest position this node applied (its reads and streams show it).",
+       projection_->applied().value());
+  line("eventide_write_conflicts_total", "counter",
+       "Writes that lost a race to another node's write of the record and were validated again.",
+       rs.conflicts);
   line("eventide_records", "gauge", "Records in the projection.", projection_->record_count());
   line("eventide_checkpoints_written_total", "counter", "Projection checkpoints written.",
        checkpoints_written_);
@@ -55,7 +68,7 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
        std::to_string(static_cast<double>(rs.write_latency_us_sum) / 1e6) + "\n";
   m += "eventide_write_latency_seconds_count " + std::to_string(rs.write_latency_count) + "\n";
   // The log's write path: fsync latency and group size histograms.
-  const wal::LogStats ls = log_->Stats();
+  const wal::LogStats ls = log_->local()->Stats();
   auto histogram = [&m](const char* name, const char* help, const auto& bounds, const auto& buckets,
                         double sum, uint64_t count) {
     m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " histogram\n";
@@ -145,6 +158,7 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
   for (auto& [code, n] : rejected) {
     m += "eventide_rejected_requests_total{code=\"" + code + "\"} " + std::to_string(n) + "\n";
   }
+  log_->AppendMetrics(&m);  // the backend's own (JetStream: lag, publish latency, ...)
   http::ResponseHead head;
   head.headers.push_back({"content-type", "text/plain; version=0.0.4; charset=utf-8"});
   s->Respond(slot, head, m);

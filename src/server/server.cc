@@ -128,36 +128,15 @@ Status Server::Start() {
   std::filesystem::create_directories(options_.data_dir, ec);
   if (ec) return Status::IOError("create data dir " + options_.data_dir + ": " + ec.message());
 
-  // The log.
-  wal::LogOptions lo;
-  lo.dir = options_.data_dir + "/wal";
-  auto policy = wal::SyncPolicy::Parse(options_.fsync);
-  if (!policy.ok()) return policy.status();
-  lo.sync = policy.value();
-  lo.segment_bytes = options_.segment_bytes;
-  wal::RecoveryReport recovery;
-  auto log = wal::Log::Open(lo, &recovery);
-  if (!log.ok()) return log.status();
-  log_ = std::move(log).value();
-  if (!recovery.mark_problem.empty()) {
-    // Not an error: a log from before SYNCED existed, or a mark a power loss
-    // tore. Recovery judged the tail by its entries alone (wal/FORMAT.md).
-    LogLine(LogLevel::kWarn, "log synced mark not used", {{"problem", recovery.mark_problem}});
-  }
-  if (recovery.tail_bytes > 0) {
-    LogLine(LogLevel::kWarn, "log tail cut",
-            {{"segment", recovery.tail_segment},
-             {"offset", recovery.tail_offset},
-             {"bytes", recovery.tail_bytes},
-             {"reason", recovery.tail_reason}});
-  }
+  s = OpenLog();
+  if (!s.ok()) return s;
 
   // The projection: newest checkpoint plus the log after it.
   checkpoint_dir_ = options_.data_dir + "/checkpoints";
   std::filesystem::create_directories(checkpoint_dir_, ec);
   projection_ = std::make_unique<projection::Projection>();
   projection::RecoveryReport pr;
-  s = projection::Recover(checkpoint_dir_, log_.get(), projection_.get(), &pr);
+  s = projection::Recover(checkpoint_dir_, log_->local(), projection_.get(), &pr);
   if (!s.ok()) return s;
   for (const std::string& note : pr.skipped) {
     LogLine(LogLevel::kWarn, "checkpoint skipped", {{"reason", note}});
@@ -222,7 +201,7 @@ Status Server::Start() {
   if (!s.ok()) return s;
   stream_ctx_.hub = hub_.get();
   stream_ctx_.projection = projection_.get();
-  stream_ctx_.first_retained = [this] { return log_->first_position(); };
+  stream_ctx_.first_retained = [this] { return log_->local()->first_position(); };
   stream_ctx_.now_ms = [this] { return static_cast<int64_t>(uv_now(&loop_)); };
   stream_ctx_.wall_ms = [] { return WallMillis(); };
   {
@@ -238,17 +217,13 @@ Status Server::Start() {
     so.json_depth = options_.limits.json_depth;
     so.snackbase_heartbeat_ms = options_.streams.snackbase_heartbeat_ms;
   }
-  durable_async_.data = this;
-  uv_async_init(&loop_, &durable_async_,
-                [](uv_async_t* a) { static_cast<Server*>(a->data)->OnDurableAsync(); });
-  // The writer thread only pokes the loop; the loop reads the head itself.
-  log_->SetDurableListener(
-      [this](wal::Position, const Status&) { uv_async_send(&durable_async_); });
+  s = log_->Start(&loop_, this);
+  if (!s.ok()) return s;
   wake_check_.data = this;
   uv_check_init(&loop_, &wake_check_);
   uv_check_start(&wake_check_, [](uv_check_t* c) {
     auto* self = static_cast<Server*>(c->data);
-    if (self->rest_->TakeWakeNeeded()) self->log_->Wake();
+    self->log_->Flush();
   });
   uv_unref(reinterpret_cast<uv_handle_t*>(&wake_check_));
   sigint_.data = sigterm_.data = shutdown_timer_.data = this;
@@ -284,6 +259,7 @@ Status Server::Start() {
           {{"addr", nl.host + ":" + std::to_string(listener_->port())},
            {"tls", tls_ ? "on" : "off"},
            {"fsync", options_.fsync},
+           {"log", std::string(log_->kind())},
            {"apps", static_cast<int64_t>(apps_.size())}});
   // Where to point a browser: an app's page, when it has one. Loopback is
   // spelled localhost, the name --tls auto's certificate is for.
@@ -304,7 +280,12 @@ Status Server::Start() {
 
 void Server::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
 
-void Server::OnDurableAsync() {
+void Server::OnLogOutcomes(std::vector<eventlog::Outcome>* outcomes) {
+  rest_->OnOutcomes(outcomes);
+  MaybeFinishShutdown();
+}
+
+void Server::OnLogDurable() {
   rest_->OnDurable(log_->durable_head(), log_->Health());
   if (!rest_->failure().ok() && !shutting_down_) {
     LogLine(LogLevel::kError, "log failed; writes are refused until restart",
@@ -354,12 +335,9 @@ void Server::MaybeFinishShutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_check_), nullptr);
-  // Close the log before the async handle its writer pokes: after a grace
-  // timeout, entries may still be queued, and their listener call must not
-  // find the handle closed. This waits for the writer (the loop is done).
-  log_->Wake();
-  log_.reset();
-  uv_close(reinterpret_cast<uv_handle_t*>(&durable_async_), nullptr);
+  // After a grace timeout entries may still be queued: Close waits for
+  // them and closes the handles the log's threads poke.
+  log_->Close();
   LogLine(LogLevel::kInfo, "stopped", {{"head", projection_->applied().value()}});
 }
 

@@ -29,11 +29,14 @@
 #include "src/stream/hub.h"
 #include "src/stream/stream.h"
 #include "src/stream/ws_stream.h"
+#include "src/eventlog/event_log.h"
 #include "wal/log.h"
 
 namespace eventide::server {
 
-class Server final : public http::RequestHandler, public stream::WsHost {
+class Server final : public http::RequestHandler,
+                     public stream::WsHost,
+                     public eventlog::EventLog::Listener {
  public:
   explicit Server(config::Server options);
   ~Server() override;
@@ -150,22 +153,28 @@ class Server final : public http::RequestHandler, public stream::WsHost {
   void MetricsPage(http::Session* s, uint64_t slot, const http::Request& req);
   void RespondError(http::Session* s, uint64_t slot, int status, std::string_view code,
                     std::string_view message);
-  void OnDurableAsync();
+  // EventLog::Listener.
+  void OnLogDurable() override;
+  void OnLogOutcomes(std::vector<eventlog::Outcome>* outcomes) override;
+  // Opens the log backend options_.log names (the WAL, or JetStream).
+  Status OpenLog();
+  // options_.node, or the host name.
+  std::string NodeName() const;
   void MaybeCheckpoint();
   void BeginShutdown(const char* why);
   void MaybeFinishShutdown();
 
   config::Server options_;
+  std::string node_;  // NodeName(), once
   std::vector<config::App> apps_;
   std::unordered_map<std::string, http::StaticFile> static_files_;  // "/app/path" -> file
   uv_loop_t loop_;
   bool loop_open_ = false;
-  uv_async_t durable_async_;
   uv_signal_t sigint_;
   uv_signal_t sigterm_;
   uv_timer_t shutdown_timer_;
-  uv_check_t wake_check_;  // end of each loop turn: wake the log writer
-  std::unique_ptr<wal::Log> log_;
+  uv_check_t wake_check_;  // end of each loop turn: flush the turn's appends
+  std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<projection::Projection> projection_;
   std::unique_ptr<rest::Service> rest_;
   // Real-time: the cursors, and the log reads of those behind the head (on
