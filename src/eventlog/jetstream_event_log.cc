@@ -239,6 +239,9 @@ Status JetStreamEventLog::Subscribe() {
   so.Ordered = true;
   so.Config.DeliverPolicy = js_DeliverByStartSequence;
   so.Config.OptStartSeq = head + 1;
+  // Idle heartbeats: a consumer whose server died is noticed (and made
+  // again from the next sequence) after two missed ones, not ten seconds.
+  so.Config.Heartbeat = 500ll * 1000 * 1000;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   const std::string subjects = StreamSubjects(options_.stream);
   natsStatus st = js_Subscribe(&sub_, js_, subjects.c_str(), &JetStreamEventLog::OnMessage, this,
@@ -287,6 +290,10 @@ Status JetStreamEventLog::CatchUp(uint64_t last_seq) {
 }
 
 JetStreamEventLog::~JetStreamEventLog() { Close(); }
+
+int64_t JetStreamEventLog::RetryWindowMicros() const {
+  return static_cast<int64_t>(options_.publish_timeout_ms) * 1000 * kPublishWindowTimeouts;
+}
 
 Status JetStreamEventLog::Start(uv_loop_t* loop, Listener* listener) {
   listener_ = listener;
@@ -480,6 +487,7 @@ void JetStreamEventLog::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) 
   Outcome o;
   o.ticket = ticket;
   bool retry = false;
+  int64_t retry_delay_us = 0;
   {
     std::lock_guard<std::mutex> l(out_mu_);
     auto it = inflight_.find(ticket);
@@ -500,13 +508,15 @@ void JetStreamEventLog::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) 
       o.conflict = true;
       o.last = TrailingNumber(pae->ErrText);
     } else if (pae != nullptr && pae->ErrCode == 0 && it != inflight_.end() &&
-               it->second.attempts < kPublishAttempts && !closed_) {
-      // No answer (a timeout, no responders while a leader is elected):
-      // send it again with the same Msg-Id, so that if the first copy was
-      // stored, JetStream answers with its sequence instead of storing two.
+               now - it->second.sent_us < RetryWindowMicros() && !closed_) {
+      // No answer (a timeout; no responders while the stream elects a
+      // leader): send it again with the same Msg-Id, so that if the first
+      // copy was stored, JetStream answers with its sequence instead of
+      // storing two. Backs off from 50 ms to 1 s.
       ++it->second.attempts;
       ++stats_.retries;
       retry = true;
+      retry_delay_us = std::min<int64_t>(1000000, 50000ll << std::min(it->second.attempts, 5));
     } else {
       ++stats_.failed;
       const std::string why =
@@ -525,7 +535,7 @@ void JetStreamEventLog::HandleAck(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) 
   if (retry) {
     {
       std::lock_guard<std::mutex> l(pub_mu_);
-      retries_.push_back(Retry{msg, now + 200 * 1000});
+      retries_.push_back(Retry{msg, now + retry_delay_us});
     }
     pub_cv_.notify_one();
     return;

@@ -39,8 +39,10 @@ struct JetStreamOptions {
   std::string stream = "EVENTIDE";
   uint64_t replicas = 3;
   std::string node;  // names this node's publishes (Nats-Msg-Id) and connection
-  // A publish without PubAck in this time is sent again (same Msg-Id);
-  // after kPublishAttempts sends the write is answered 503.
+  // A publish without PubAck in this time is sent again (same Msg-Id),
+  // as is one refused for want of a stream leader; a write still without a
+  // PubAck kPublishWindowTimeouts times this after its first send is
+  // answered 503.
   uint64_t publish_timeout_ms = 5000;
   // Start-up waits for the local copy to reach the stream's last sequence;
   // it fails when no progress is made for this long.
@@ -60,7 +62,7 @@ struct JetStreamStats {
 
 class JetStreamEventLog final : public EventLog {
  public:
-  static constexpr int kPublishAttempts = 6;
+  static constexpr int kPublishWindowTimeouts = 6;
 
   // Connects, checks (or creates) the stream, and catches the local copy up
   // to the stream's last sequence before returning. Clear errors for no
@@ -107,6 +109,7 @@ class JetStreamEventLog final : public EventLog {
   void Fail(const Status& s);
   void Poke();
   static int64_t WallMicrosForId();
+  int64_t RetryWindowMicros() const;
 
   static void OnMessage(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
   static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);

@@ -115,6 +115,9 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
        ss.retained_sent);
   line("eventide_stream_resumes_total", "counter", "Subscriptions resumed from a position.",
        ss.resumes);
+  line("eventide_stream_resume_waits_total", "counter",
+       "Resumes from a position another node gave out, started once this node applied it.",
+       ss.resume_waits);
   line("eventide_stream_resets_total", "counter",
        "Reset notices (expired, unknown or malformed positions).", ss.resets);
   line("eventide_stream_catch_ups_total", "counter",

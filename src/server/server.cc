@@ -202,6 +202,12 @@ Status Server::Start() {
   stream_ctx_.hub = hub_.get();
   stream_ctx_.projection = projection_.get();
   stream_ctx_.first_retained = [this] { return log_->local()->first_position(); };
+  if (log_->kind() != "wal") {
+    stream_ctx_.known_head = [this] { return log_->known_head(); };
+    stream_ctx_.when_applied = [this](wal::Position p, std::function<void()> then) {
+      applied_waiters_.emplace(p.value(), std::move(then));
+    };
+  }
   stream_ctx_.now_ms = [this] { return static_cast<int64_t>(uv_now(&loop_)); };
   stream_ctx_.wall_ms = [] { return WallMillis(); };
   {
@@ -287,6 +293,12 @@ void Server::OnLogOutcomes(std::vector<eventlog::Outcome>* outcomes) {
 
 void Server::OnLogDurable() {
   rest_->OnDurable(log_->durable_head(), log_->Health());
+  const uint64_t applied = projection_->applied().value();
+  while (!applied_waiters_.empty() && applied_waiters_.begin()->first <= applied) {
+    std::function<void()> then = std::move(applied_waiters_.begin()->second);
+    applied_waiters_.erase(applied_waiters_.begin());
+    then();
+  }
   if (!rest_->failure().ok() && !shutting_down_) {
     LogLine(LogLevel::kError, "log failed; writes are refused until restart",
             {{"error", rest_->failure().ToString()}});

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -183,6 +184,9 @@ class Server final : public http::RequestHandler,
   std::unique_ptr<stream::Hub> hub_;
   stream::StreamContext stream_ctx_;
   int log_reads_in_flight_ = 0;
+  // Streams waiting for this node to apply a position another node gave
+  // out (StreamContext::when_applied), by that position.
+  std::multimap<uint64_t, std::function<void()>> applied_waiters_;
   // One hub format per distinct GraphQL selection (Plan::key).
   std::unordered_map<std::string, size_t> graphql_formats_;
   // The compat app (null when compat_app is unset) and its dialects' formats.

@@ -71,6 +71,7 @@ struct StreamStats {
   uint64_t retained_sent = 0;         // retained records sent
   uint64_t resets = 0;                // reset notices
   uint64_t resumes = 0;               // subscriptions that resumed from a position
+  uint64_t resume_waits = 0;          // resumes that waited for this node to catch up
   uint64_t stalled_closed = 0;        // closed after stall_timeout
   uint64_t ws_pong_timeouts = 0;      // WebSocket connections closed without a Pong
   uint64_t ws_protocol_closes = 0;    // closed 1002/1003/1007/1009
@@ -90,6 +91,13 @@ struct StreamContext {
   const projection::Projection* projection = nullptr;
   // The oldest position still in the log (head + 1 when it is empty).
   std::function<wal::Position()> first_retained;
+  // Several nodes on one log (JetStream): the newest position the log is
+  // known to hold, and a way to run `then` once this node has applied `p`.
+  // A resume id above this node's head but within the log's is one another
+  // node gave out: the stream starts when this node has caught up to it,
+  // instead of being reset. Unset: one node, the head is all there is.
+  std::function<wal::Position()> known_head;
+  std::function<void(wal::Position p, std::function<void()> then)> when_applied;
   std::function<int64_t()> now_ms;   // a monotonic clock
   std::function<int64_t()> wall_ms;  // the wall clock (token expiry is wall time)
   StreamOptions options;

@@ -24,6 +24,18 @@ Subscription::~Subscription() {
 
 void Subscription::Start(const ResumeId& resume, bool want_retained) {
   const wal::Position head = ctx_->hub->head();
+  if (resume.kind == ResumeId::Kind::kPosition && resume.position.value() > head.value() &&
+      ctx_->known_head && ctx_->when_applied &&
+      resume.position.value() <= ctx_->known_head().value()) {
+    // Given out by another node that is ahead of this one: start once this
+    // node has applied it, so the client misses nothing and sees nothing twice.
+    ++ctx_->stats.resume_waits;
+    std::weak_ptr<int> alive = alive_;
+    ctx_->when_applied(resume.position, [this, alive, resume, want_retained] {
+      if (alive.lock() && !stopped_) Start(resume, want_retained);
+    });
+    return;
+  }
   StartPlan plan = PlanStart(resume, want_retained, head, ctx_->first_retained());
   if (!plan.reset.empty()) {
     ++ctx_->stats.resets;

@@ -15,6 +15,7 @@
 #define EVENTIDE_SRC_STREAM_SUBSCRIPTION_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,6 +96,9 @@ class Subscription final : public Sink {
   std::string name_;
   size_t format_;
   Rules rules_;  // the hub holds a pointer to it
+  // Expires with the subscription: a deferred Start (StreamContext::
+  // when_applied) checks it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   // The rule for the `i`th table of the topic (null: none).
   const policy::Bound* RuleFor(size_t i) const {
     return rules_.empty() ? nullptr : &rules_[i < rules_.size() ? i : 0];
