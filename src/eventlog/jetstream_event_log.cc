@@ -51,6 +51,16 @@ uint64_t TicketOf(natsMsg* msg) {
   return TrailingNumber(id);
 }
 
+// A JetStream answer that a moment later may be different: the cluster is
+// electing a leader, or a request timed out while a server restarted.
+bool Transient(natsStatus st, jsErrCode jerr) {
+  if (st == NATS_TIMEOUT || jerr == JSClusterNotAvailErr) return true;
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  return detail != nullptr && std::string_view(detail).find("temporarily unavailable") !=
+                                  std::string_view::npos;
+}
+
 bool ValidStreamName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -97,10 +107,21 @@ Result<std::unique_ptr<JetStreamEventLog>> JetStreamEventLog::Open(
   log->local_->SetDurableListener([raw = log.get()](wal::Position, const Status&) { raw->Poke(); });
   Status s = log->Connect();
   if (!s.ok()) return s;
+  // A node started while the NATS cluster elects a leader waits for it
+  // (bounded); every other problem is a start-up error at once.
   uint64_t last_seq = 0;
-  s = log->CheckStream(&last_seq);
-  if (!s.ok()) return s;
-  s = log->Subscribe();
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.startup_wait_ms);
+  for (int attempt = 0;; ++attempt) {
+    log->transient_ = false;
+    s = log->CheckStream(&last_seq);
+    if (s.ok()) s = log->Subscribe();
+    if (s.ok() || !log->transient_ || std::chrono::steady_clock::now() > deadline) break;
+    if (attempt == 0) {
+      LogLine(LogLevel::kWarn, "waiting for JetStream", {{"error", s.ToString()}});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   if (!s.ok()) return s;
   s = log->CatchUp(last_seq);
   if (!s.ok()) return s;
@@ -174,6 +195,7 @@ Status JetStreamEventLog::CheckStream(uint64_t* last_seq) {
       st = js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &jerr);
     }
     if (st != NATS_OK) {
+      transient_ = Transient(st, jerr);
       return Status::Unavailable("cannot create JetStream stream " + name + " with " +
                                  std::to_string(options_.replicas) + " replica(s): " +
                                  NatsError(st) + " (a stream of N replicas needs N JetStream " +
@@ -183,7 +205,11 @@ Status JetStreamEventLog::CheckStream(uint64_t* last_seq) {
             {{"stream", name},
              {"subjects", want},
              {"replicas", static_cast<uint64_t>(options_.replicas)}});
-  } else if (st == NATS_NO_RESPONDERS || st == NATS_TIMEOUT) {
+  } else if (Transient(st, jerr)) {
+    transient_ = true;
+    return Status::Unavailable("JetStream is not available yet at " + options_.urls + ": " +
+                               NatsError(st));
+  } else if (st == NATS_NO_RESPONDERS) {
     return Status::Unavailable("JetStream does not answer at " + options_.urls + ": " +
                                NatsError(st) + " (is it enabled? nats-server -js)");
   } else if (st != NATS_OK) {
@@ -247,6 +273,7 @@ Status JetStreamEventLog::Subscribe() {
   natsStatus st = js_Subscribe(&sub_, js_, subjects.c_str(), &JetStreamEventLog::OnMessage, this,
                                nullptr, &so, &jerr);
   if (st != NATS_OK) {
+    transient_ = Transient(st, jerr);
     return Status::Unavailable("cannot consume stream " + options_.stream + ": " + NatsError(st));
   }
   // Flow control bounds what is buffered; a client-side limit would drop

@@ -47,6 +47,9 @@ struct JetStreamOptions {
   // Start-up waits for the local copy to reach the stream's last sequence;
   // it fails when no progress is made for this long.
   uint64_t catch_up_stall_ms = 30000;
+  // While the NATS cluster has no JetStream leader (it is electing one),
+  // start-up retries for this long before it fails.
+  uint64_t startup_wait_ms = 30000;
 };
 
 struct JetStreamStats {
@@ -155,6 +158,8 @@ class JetStreamEventLog final : public EventLog {
   std::deque<Entry> consumed_;  // guarded by in_mu_
   uint64_t next_seq_ = 0;       // consumer thread: the sequence it expects next
   std::atomic<uint64_t> known_head_{0};
+
+  bool transient_ = false;  // start-up: the last failure may pass (Transient)
 
   mutable std::mutex fail_mu_;
   Status failed_;  // guarded by fail_mu_; sticky
