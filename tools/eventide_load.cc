@@ -4,23 +4,34 @@
 //       --connections 16 --pipeline 1 --duration 10s
 //       --body '{"title":"t{seq}","content":"c"}' [--json]
 //   eventide-load fanout --url http://127.0.0.1:9996/realtime-demo/message
+//       [--url http://127.0.0.1:9997/realtime-demo/message …]
+//       [--write-url http://127.0.0.1:9998/realtime-demo/message]
 //       --subscribers 1000 --protocol sse|ws --rate 500 --duration 10s [--json]
 //   eventide-load idle --url http://127.0.0.1:9996/realtime-demo/message
 //       --connections 10000 --protocol sse|ws --hold 10s --server-pid PID [--json]
+//   eventide-load catchup --url http://127.0.0.1:9996/realtime-demo/message
+//       [--write-url http://127.0.0.1:9997/realtime-demo/message]
+//       --entries 100000 [--json]
 //
 // REST mode (this file): C keep-alive connections on one libuv loop, each
 // keeping up to P requests in flight (pipelined), bodies rendered from a
 // template ({seq}, {conn}, {time_us}); reports throughput, a status
 // histogram, errors and latency percentiles.
 //
-// Fan-out mode (load_stream.cc): N SSE or WebSocket subscribers on one URL,
-// all connected before a paced writer PUTs records whose title is their send
-// time; reports the achieved write rate, deliveries per second, end-to-end
-// latency percentiles and, per subscriber, acknowledged positions missing,
-// duplicated or out of order (exit code 1 if any, or a connect failure).
+// Fan-out mode (load_stream.cc): N SSE or WebSocket subscribers, spread
+// round-robin over the --url values (nodes of one cluster), all connected
+// before a paced writer PUTs records whose title is their send time, to
+// --write-url or the first --url; reports the achieved write rate,
+// deliveries per second, end-to-end latency percentiles and, per
+// subscriber, acknowledged positions missing, duplicated or out of order
+// (exit code 1 if any, or a connect failure).
 //
 // Idle mode (load_stream.cc): N stream connections held open (WebSocket
 // Pings answered); connect time and the server's RSS per connection.
+//
+// Catch-up mode (load_catchup.cc): N entries written (to --write-url, another
+// node, if given), then one SSE subscriber resuming from before them timed
+// until it has them all.
 //
 // Every mode runs on one libuv loop in one thread, raises the descriptor
 // limit to the hard limit, takes --cpu to pin itself to a core, and with
@@ -537,9 +548,16 @@ void Conn::Close() {
 namespace {
 
 // Flags the fanout and idle modes share.
-void AddStreamFlags(CLI::App* cmd, eventide::load::StreamOptions* so, std::string* url,
-                    std::string* protocol, std::string* connect_timeout, int* cpu, bool* json) {
-  cmd->add_option("--url", *url, "http://host:port/app/table[/id]")->required();
+void AddStreamFlags(CLI::App* cmd, eventide::load::StreamOptions* so,
+                    std::vector<std::string>* urls, std::string* protocol,
+                    std::string* connect_timeout, int* cpu, bool* json) {
+  // One value per --url (repeat the flag for more): without this CLI11 lets
+  // one --url swallow every word after it.
+  cmd->add_option("--url", *urls, "http://host:port/app/table[/id]; fanout: repeatable")
+      ->required()
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--protocol", *protocol, "sse or ws")
       ->check(CLI::IsMember({"sse", "ws"}))
       ->capture_default_str();
@@ -581,9 +599,16 @@ int main(int argc, char** argv) {
 
   eventide::load::StreamOptions so;
   std::string protocol = "sse", connect_timeout = "60s", warmup = "1s", drain = "2s", hold = "10s";
+  std::vector<std::string> stream_urls;
+  std::string write_url;
   CLI::App* fanout = app.add_subcommand(
-      "fanout", "N subscribers on one URL, a paced writer; end-to-end latency and delivery checks");
-  AddStreamFlags(fanout, &so, &url, &protocol, &connect_timeout, &cpu, &so.json);
+      "fanout",
+      "N subscribers over one or more URLs, a paced writer; end-to-end latency and delivery "
+      "checks");
+  AddStreamFlags(fanout, &so, &stream_urls, &protocol, &connect_timeout, &cpu, &so.json);
+  fanout->add_option("--write-url", write_url,
+                     "The writer PUTs here (another node sharing the log; default: the first "
+                     "--url)");
   fanout->add_option("-n,--subscribers", so.connections, "Subscribers")->capture_default_str();
   fanout->add_option("--rate", so.rate, "Writes per second")->capture_default_str();
   fanout->add_option("-d,--duration", duration, "Measured writing time")->capture_default_str();
@@ -609,7 +634,7 @@ int main(int argc, char** argv) {
 
   CLI::App* idle =
       app.add_subcommand("idle", "N stream connections held open; server RSS per connection");
-  AddStreamFlags(idle, &so, &url, &protocol, &connect_timeout, &cpu, &so.json);
+  AddStreamFlags(idle, &so, &stream_urls, &protocol, &connect_timeout, &cpu, &so.json);
   idle->add_option("-c,--connections", so.connections, "Connections")->capture_default_str();
   idle->add_option("--hold", hold, "How long to hold them once all are connected")
       ->capture_default_str();
@@ -619,8 +644,18 @@ int main(int argc, char** argv) {
   eventide::load::CatchupOptions co;
   CLI::App* catchup = app.add_subcommand(
       "catchup", "Write N entries, then time one SSE subscriber resuming from before them");
-  catchup->add_option("--url", url, "http://host:port/app/table (or Nchan's /sub/CHANNEL)")
+  catchup
+      ->add_option("--url", url,
+                   "http://host:port/app/table (or Nchan's /sub/CHANNEL): the subscriber's")
       ->required();
+  catchup->add_option("--write-url", write_url,
+                      "Write the entries here (node A) and wait until --url's node has applied "
+                      "them (its /healthz) before the subscriber connects");
+  std::string replicate_timeout = "60s";
+  catchup
+      ->add_option("--replicate-timeout", replicate_timeout,
+                   "With --write-url: how long --url's node may take to apply the entries")
+      ->capture_default_str();
   catchup->add_option("-n,--entries", co.entries, "Entries missed")->capture_default_str();
   catchup->add_option("--payload-bytes", co.payload_bytes, "Length of each record's content")
       ->capture_default_str();
@@ -643,13 +678,59 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "eventide-load: catchup needs an http:// --url and --entries >= 1\n");
       return 2;
     }
+    if (!write_url.empty()) {
+      if (!co.nchan_pub_path.empty()) {
+        std::fprintf(stderr,
+                     "eventide-load: --write-url is for Eventide nodes sharing a log, not with "
+                     "--nchan-pub\n");
+        return 2;
+      }
+      eventide::load::Url w;
+      if (!ParseUrl(write_url, &w) || w.tls) {
+        std::fprintf(stderr, "eventide-load: --write-url must be http://host[:port]/path, got %s\n",
+                     write_url.c_str());
+        return 2;
+      }
+      co.write_url = w;
+    }
+    co.replicate_timeout_us = ParseDurationUs(replicate_timeout);
+    if (co.replicate_timeout_us < 0) {
+      std::fprintf(stderr, "eventide-load: bad --replicate-timeout %s\n",
+                   replicate_timeout.c_str());
+      return 2;
+    }
     return eventide::load::RunCatchup(co);
   }
   if (fanout->parsed() || idle->parsed()) {
-    if (!ParseUrl(url, &so.url)) {
-      std::fprintf(stderr, "eventide-load: --url must be http://host[:port]/path, got %s\n",
-                   url.c_str());
+    for (const std::string& u : stream_urls) {
+      so.urls.emplace_back();
+      if (!ParseUrl(u, &so.urls.back())) {
+        std::fprintf(stderr, "eventide-load: --url must be http://host[:port]/path, got %s\n",
+                     u.c_str());
+        return 2;
+      }
+    }
+    if (!so.nchan_pub_path.empty()) so.nchan = true;
+    if (so.urls.size() > 1 && (idle->parsed() || so.nchan)) {
+      // idle reads one server's RSS; Nchan's sequence numbers are one server's.
+      std::fprintf(stderr, "eventide-load: %s takes one --url\n",
+                   idle->parsed() ? "idle" : "--nchan-pub");
       return 2;
+    }
+    so.write_url = so.urls[0];
+    if (!write_url.empty()) {
+      if (so.nchan) {
+        std::fprintf(stderr,
+                     "eventide-load: --write-url is for Eventide nodes sharing a log, not with "
+                     "--nchan-pub\n");
+        return 2;
+      }
+      so.write_url = eventide::load::Url{};  // ParseUrl fills in only what it finds
+      if (!ParseUrl(write_url, &so.write_url)) {
+        std::fprintf(stderr, "eventide-load: --write-url must be http://host[:port]/path, got %s\n",
+                     write_url.c_str());
+        return 2;
+      }
     }
     so.protocol = protocol == "ws" ? eventide::load::StreamProtocol::kWs
                                    : eventide::load::StreamProtocol::kSse;
@@ -665,7 +746,6 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "eventide-load: a duration, count or rate is out of range\n");
       return 2;
     }
-    if (!so.nchan_pub_path.empty()) so.nchan = true;
     return fanout->parsed() ? eventide::load::RunFanout(so) : eventide::load::RunIdle(so);
   }
 

@@ -7,6 +7,13 @@
 //      first (Last-Event-ID) and time it until it has received the Nth,
 //      checking that they come contiguous and in order.
 //
+// With --write-url the entries go to that node (A) and the subscriber reads
+// from --url's node (B) of a cluster sharing one log. Between 1 and 2, B's
+// GET /healthz is polled until its applied "position" reaches the last
+// acknowledged one: that wait (replicate_ms) is replication, reported apart,
+// so that the catch-up time is B serving missed entries from its own copy
+// of the log, as it would to a client that reconnects after a while.
+//
 // Against Nchan (--nchan-pub) the messages carry a sequence number and the
 // subscriber asks for the whole buffer (Last-Event-ID: 0:0). Blocking
 // sockets: one connection at a time, nothing to multiplex.
@@ -16,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -106,19 +114,72 @@ bool ReadResponses(int fd, size_t count, std::string* buf, uint64_t* first, uint
   return true;
 }
 
+// A health answer slower than this counts as no answer (and is asked again).
+constexpr int kHealthzTimeoutMs = 5000;
+// Between two polls of /healthz: replicate_ms is this coarse.
+constexpr useconds_t kHealthzPollUs = 1000;
+
+// The position `u`'s node has applied, from the body of its GET /healthz
+// ({"status":"ok","position":N,…}, docs/OPERATIONS.md); false when it cannot
+// be reached or does not answer 200 with one.
+bool AppliedPosition(const Url& u, uint64_t* position) {
+  int fd = Connect(u);
+  if (fd < 0) return false;
+  timeval tv{kHealthzTimeoutMs / 1000, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const std::string req = "GET /healthz HTTP/1.1\r\nHost: " + u.host + ":" +
+                          std::to_string(u.port) + "\r\nConnection: close\r\n\r\n";
+  std::string resp;
+  size_t head_end = std::string::npos, body_len = 0;
+  char tmp[4096];
+  bool ok = SendAll(fd, req);
+  // Read the head, then Content-Length bytes of body (not to EOF: the answer
+  // is complete before the server gets round to closing).
+  while (ok && resp.size() < 65536 &&
+         (head_end == std::string::npos || resp.size() < head_end + 4 + body_len)) {
+    ssize_t n = ::recv(fd, tmp, sizeof(tmp), 0);
+    if (n <= 0) {
+      ok = head_end != std::string::npos;  // EOF after a head without a length
+      break;
+    }
+    resp.append(tmp, static_cast<size_t>(n));
+    if (head_end == std::string::npos && (head_end = resp.find("\r\n\r\n")) != std::string::npos) {
+      for (std::string_view name : {"content-length: ", "Content-Length: "}) {
+        size_t cl = resp.find(name);
+        if (cl != std::string::npos && cl < head_end)
+          body_len = Digits(resp.substr(cl + name.size()));
+      }
+    }
+  }
+  ::close(fd);
+  if (!ok || resp.size() < 12 || resp.compare(9, 3, "200") != 0) return false;
+  static constexpr std::string_view kPosition = "\"position\":";
+  size_t at = resp.find(kPosition, head_end);
+  if (at == std::string::npos) return false;
+  at += kPosition.size();
+  if (at >= resp.size() || resp[at] < '0' || resp[at] > '9') return false;
+  *position = Digits(std::string_view(resp).substr(at));
+  return true;
+}
+
+std::string HostPort(const Url& u) { return u.host + ":" + std::to_string(u.port); }
+
 }  // namespace
 
 int RunCatchup(const CatchupOptions& o) {
   const bool nchan = !o.nchan_pub_path.empty();
-  const std::string host = o.url.host + ":" + std::to_string(o.url.port);
-  std::string path = o.url.path;
+  // The writer's node (A) and the subscriber's (B): the same without
+  // --write-url.
+  const Url& write_url = o.write_url ? *o.write_url : o.url;
+  const std::string host = HostPort(o.url), write_host = HostPort(write_url);
+  std::string path = write_url.path;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   const std::string content(static_cast<size_t>(o.payload_bytes), 'x');
 
   // 1. The entries the subscriber will have missed.
-  int w = Connect(o.url);
+  int w = Connect(write_url);
   if (w < 0) {
-    std::fprintf(stderr, "eventide-load catchup: cannot connect to %s\n", host.c_str());
+    std::fprintf(stderr, "eventide-load catchup: cannot connect to %s\n", write_host.c_str());
     return 1;
   }
   const int64_t write_start = NowMicros();
@@ -133,7 +194,7 @@ int RunCatchup(const CatchupOptions& o) {
                          (nchan ? ",\"seq\":" + std::to_string(i + 1) : "") + "}";
       req += nchan ? "POST " + o.nchan_pub_path : "PUT " + path + "/w" + std::to_string(i % 100);
       req +=
-          " HTTP/1.1\r\nHost: " + host +
+          " HTTP/1.1\r\nHost: " + write_host +
           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
           "\r\n\r\n" + body;
     }
@@ -158,9 +219,47 @@ int RunCatchup(const CatchupOptions& o) {
     last = o.entries;
   }
 
+  // 1b. Node B has them all (it applies in position order, so reaching the
+  // last means every one): otherwise the subscriber would also be timing
+  // replication, and might wait for entries B has not yet received.
+  double replicate_ms = -1;
+  if (o.write_url) {
+    const int64_t wait_start = NowMicros();
+    uint64_t applied = 0;
+    bool answered = false;
+    for (;;) {
+      uint64_t p = 0;
+      if (AppliedPosition(o.url, &p)) {
+        answered = true;
+        applied = p;
+        if (applied >= last) break;
+      }
+      if (NowMicros() - wait_start > o.replicate_timeout_us) {
+        if (answered) {
+          std::fprintf(stderr,
+                       "eventide-load catchup: %s applied position %llu, not %llu, within "
+                       "--replicate-timeout\n",
+                       host.c_str(), static_cast<unsigned long long>(applied),
+                       static_cast<unsigned long long>(last));
+        } else {
+          std::fprintf(stderr,
+                       "eventide-load catchup: %s/healthz gave no position within "
+                       "--replicate-timeout\n",
+                       host.c_str());
+        }
+        return 1;
+      }
+      ::usleep(kHealthzPollUs);
+    }
+    replicate_ms = static_cast<double>(NowMicros() - wait_start) / 1e3;
+  }
+
   // 2. The subscriber that missed them.
   int s = Connect(o.url);
-  if (s < 0) return 1;
+  if (s < 0) {
+    std::fprintf(stderr, "eventide-load catchup: cannot connect to %s\n", host.c_str());
+    return 1;
+  }
   const std::string resume_from = nchan ? "0:0" : std::to_string(first - 1);
   const int64_t start = NowMicros();
   if (!SendAll(s, "GET " + o.url.path + " HTTP/1.1\r\nHost: " + host +
@@ -215,19 +314,42 @@ int RunCatchup(const CatchupOptions& o) {
   const double first_ms = first_event_us ? static_cast<double>(first_event_us - start) / 1e3 : -1;
   const bool ok = received == o.entries && out_of_order == 0;
   if (o.json) {
+    // The keys of a two-node run come after the usual ones, which stay as
+    // they were.
+    char extra[512] = "";
+    if (o.write_url) {
+      std::snprintf(extra, sizeof(extra),
+                    ",\"write_node\":\"%s\",\"read_node\":\"%s\",\"last_position\":%llu,"
+                    "\"replicate_ms\":%.3f",
+                    write_host.c_str(), host.c_str(), static_cast<unsigned long long>(last),
+                    replicate_ms);
+    }
     std::printf(
         "{\"mode\":\"catchup\",\"server\":\"%s\",\"entries\":%zu,\"write_seconds\":%.3f,"
         "\"received\":%llu,\"out_of_order\":%llu,\"first_event_ms\":%.3f,\"seconds\":%.3f,"
-        "\"entries_per_second\":%.0f}\n",
+        "\"entries_per_second\":%.0f%s}\n",
         nchan ? "nchan" : "eventide", o.entries, write_seconds,
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(out_of_order),
-        first_ms, seconds, static_cast<double>(received) / seconds);
+        first_ms, seconds, static_cast<double>(received) / seconds, extra);
   } else {
-    std::printf(
-        "wrote %zu entries in %.3f s; a subscriber resuming before them received %llu in "
-        "%.3f s (first after %.1f ms, %.0f entries/s), %llu out of order\n",
-        o.entries, write_seconds, static_cast<unsigned long long>(received), seconds, first_ms,
-        static_cast<double>(received) / seconds, static_cast<unsigned long long>(out_of_order));
+    if (o.write_url) {
+      std::printf(
+          "wrote %zu entries to %s in %.3f s; %s applied them (position %llu) %.1f ms "
+          "after the last answer\n",
+          o.entries, write_host.c_str(), write_seconds, host.c_str(),
+          static_cast<unsigned long long>(last), replicate_ms);
+      std::printf(
+          "a subscriber on %s resuming before them received %llu in %.3f s (first after %.1f "
+          "ms, %.0f entries/s), %llu out of order\n",
+          host.c_str(), static_cast<unsigned long long>(received), seconds, first_ms,
+          static_cast<double>(received) / seconds, static_cast<unsigned long long>(out_of_order));
+    } else {
+      std::printf(
+          "wrote %zu entries in %.3f s; a subscriber resuming before them received %llu in "
+          "%.3f s (first after %.1f ms, %.0f entries/s), %llu out of order\n",
+          o.entries, write_seconds, static_cast<unsigned long long>(received), seconds, first_ms,
+          static_cast<double>(received) / seconds, static_cast<unsigned long long>(out_of_order));
+    }
   }
   return ok ? 0 : 1;
 }

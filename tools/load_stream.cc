@@ -1,6 +1,9 @@
 // The fanout and idle modes of eventide-load: see load_stream.h and
 // docs/LOAD.md.
 //
+// Subscriber i connects to --url number i % n; the writer to --write-url.
+// Each URL is resolved once, at the start (an Endpoint).
+//
 // One loop, one timer (1 ms) driving the phases:
 //
 //   connecting ──all subscribers ready or failed──> writing (warm-up, then
@@ -104,6 +107,28 @@ std::string_view FindHeader(std::string_view head, std::string_view lower_name) 
   return {};
 }
 
+std::string UrlText(const Url& u) {
+  return "http://" + u.host + ":" + std::to_string(u.port) + u.path;
+}
+
+// s as a JSON string, quotes included.
+std::string JsonQuoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\u%04x", static_cast<unsigned>(c));
+      out += esc;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 int64_t ReadRssBytes(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -122,12 +147,19 @@ struct WriteReq {
 
 class StreamRun;
 
+// A URL the run connects to, resolved once before any connection opens.
+struct Endpoint {
+  Url url;
+  struct sockaddr_storage addr;
+  std::string sse_request;  // the SSE GET, the same for every subscriber here
+};
+
 // One subscriber (fanout) or held connection (idle).
 class StreamConn {
  public:
   enum class State : uint8_t { kNew, kConnecting, kHandshake, kOpen, kClosing, kClosed };
 
-  explicit StreamConn(StreamRun* run) : run_(run) {}
+  StreamConn(StreamRun* run, const Endpoint* ep) : run_(run), ep_(ep) {}
   void Connect();
   // Closes without counting anything (the end of the run).
   void Close();
@@ -156,6 +188,7 @@ class StreamConn {
   void Deliver(uint64_t pos, int64_t sent_us);
 
   StreamRun* run_;
+  const Endpoint* ep_;       // the --url it subscribes to
   std::string auth_header_;  // "Authorization: Bearer …\r\n" with --jwt-secret
   State state_ = State::kNew;
   bool ready_ = false;  // its first notice (connected / subscribed) arrived
@@ -249,16 +282,20 @@ class StreamRun {
 
   const StreamOptions& o_;
   uv_loop_t loop_;
-  struct sockaddr_storage addr_;
+  // One per --url, in order; filled before the subscribers that point into
+  // it are made, and never resized after.
+  std::vector<Endpoint> endpoints_;
+  Endpoint writer_ep_;  // --write-url
   llhttp_settings_t writer_settings_;
-  std::string sse_request_;  // the SSE GET, the same for every subscriber
   std::string put_prefix_;   // "PUT /app/table/w"
   std::string content_;      // the records' "content": --payload-bytes of 'x'
   std::string put_headers_;  // " HTTP/1.1\r\nHost: …\r\nContent-Length: "
 
  private:
   enum class Phase { kConnecting, kWriting, kDraining, kHolding, kDone };
-  bool Resolve();
+  static bool Resolve(const Url& u, Endpoint* ep);
+  std::string UrlsText() const;
+  std::string WriterText() const;
   void StartConnects();
   void Tick();
   void Pace(int64_t now);
@@ -312,7 +349,7 @@ void StreamConn::Connect() {
   connect_req_.data = this;
   state_ = State::kConnecting;
   int rc =
-      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&run_->addr_),
+      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&ep_->addr),
                      [](uv_connect_t* req, int status) {
                        static_cast<StreamConn*>(req->data)->OnConnected(status);
                      });
@@ -337,12 +374,12 @@ void StreamConn::OnConnected(int status) {
       [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
         static_cast<StreamConn*>(s->data)->OnRead(n, buf);
       });
-  const Url& u = run_->o_.url;
+  const Url& u = ep_->url;
   if (run_->o_.protocol == StreamProtocol::kSse) {
     if (auth_header_.empty()) {
-      Send(run_->sse_request_);
+      Send(ep_->sse_request);
     } else {
-      std::string req = run_->sse_request_;
+      std::string req = ep_->sse_request;
       req.insert(req.size() - 2, auth_header_);
       Send(std::move(req));
     }
@@ -639,11 +676,11 @@ void WriterConn::Connect() {
   write_req_.data = this;
   llhttp_init(&parser_, HTTP_RESPONSE, &run_->writer_settings_);
   parser_.data = this;
-  int rc =
-      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&run_->addr_),
-                     [](uv_connect_t* req, int status) {
-                       static_cast<WriterConn*>(req->data)->OnConnected(status);
-                     });
+  int rc = uv_tcp_connect(&connect_req_, &tcp_,
+                          reinterpret_cast<const struct sockaddr*>(&run_->writer_ep_.addr),
+                          [](uv_connect_t* req, int status) {
+                            static_cast<WriterConn*>(req->data)->OnConnected(status);
+                          });
   if (rc != 0) Fail("connect");
 }
 
@@ -789,23 +826,42 @@ void WriterConn::Fail(const char* why) {
 
 // ---- StreamRun -----------------------------------------------------------
 
-bool StreamRun::Resolve() {
+bool StreamRun::Resolve(const Url& u, Endpoint* ep) {
   struct addrinfo hints = {};
   hints.ai_socktype = SOCK_STREAM;
   struct addrinfo* res = nullptr;
-  int rc = getaddrinfo(o_.url.host.c_str(), std::to_string(o_.url.port).c_str(), &hints, &res);
+  int rc = getaddrinfo(u.host.c_str(), std::to_string(u.port).c_str(), &hints, &res);
   if (rc != 0 || res == nullptr) {
-    std::fprintf(stderr, "eventide-load: cannot resolve %s: %s\n", o_.url.host.c_str(),
+    std::fprintf(stderr, "eventide-load: cannot resolve %s: %s\n", u.host.c_str(),
                  gai_strerror(rc));
     return false;
   }
-  std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
+  ep->url = u;
+  std::memcpy(&ep->addr, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
+  ep->sse_request = "GET " + u.path + " HTTP/1.1\r\nHost: " + u.host + ":" +
+                    std::to_string(u.port) + "\r\nAccept: text/event-stream\r\n\r\n";
   return true;
 }
 
+// "http://a:1/p", or "http://a:1/p, http://b:2/p" for several --url.
+std::string StreamRun::UrlsText() const {
+  std::string s;
+  for (const Endpoint& ep : endpoints_) s += (s.empty() ? "" : ", ") + UrlText(ep.url);
+  return s;
+}
+
+// Where the writer sends: --write-url, or Nchan's publisher location.
+std::string StreamRun::WriterText() const {
+  Url u = writer_ep_.url;
+  if (!o_.nchan_pub_path.empty()) u.path = o_.nchan_pub_path;
+  return UrlText(u);
+}
+
 int StreamRun::Run() {
-  if (o_.url.tls) {
+  bool tls = o_.write_url.tls && fanout_;
+  for (const Url& u : o_.urls) tls = tls || u.tls;
+  if (o_.urls.empty() || tls) {
     std::fprintf(stderr, "eventide-load: fanout and idle speak http:// only\n");
     return 2;
   }
@@ -814,14 +870,17 @@ int StreamRun::Run() {
                  "eventide-load: --nchan-pub needs --writers 1 (the sequence is the order)\n");
     return 2;
   }
+  endpoints_.resize(o_.urls.size());
+  for (size_t i = 0; i < o_.urls.size(); ++i) {
+    if (!Resolve(o_.urls[i], &endpoints_[i])) return 2;
+  }
+  if (fanout_ && !Resolve(o_.write_url, &writer_ep_)) return 2;
   uv_loop_init(&loop_);
-  if (!Resolve()) return 2;
   RAND_bytes(reinterpret_cast<unsigned char*>(&rng_), sizeof(rng_));
   rng_ |= 1;  // xorshift must not start at 0
-  const std::string host = o_.url.host + ":" + std::to_string(o_.url.port);
-  sse_request_ =
-      "GET " + o_.url.path + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: text/event-stream\r\n\r\n";
-  std::string path = o_.url.path;
+  const Url& wu = o_.write_url;
+  const std::string host = wu.host + ":" + std::to_string(wu.port);
+  std::string path = wu.path;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   // A PUT is put_prefix_, the id's number, put_headers_, the body's length
   // and the body (WriterConn::Issue).
@@ -866,7 +925,10 @@ int StreamRun::Run() {
   }
   conns_.reserve(static_cast<size_t>(o_.connections));
   for (int i = 0; i < o_.connections; ++i) {
-    conns_.push_back(std::make_unique<StreamConn>(this));
+    // Round-robin over the --url values: with n nodes, node k serves
+    // subscribers k, k+n, …, so each takes an equal share (±1).
+    conns_.push_back(std::make_unique<StreamConn>(
+        this, &endpoints_[static_cast<size_t>(i) % endpoints_.size()]));
     conns_.back()->nchan_ = o_.nchan;
     if (!o_.jwt_secret.empty()) {
       conns_.back()->auth_header_ =
@@ -1098,9 +1160,8 @@ int StreamRun::Report() {
                     errs.c_str());
       std::printf("%s\n", buf);
     } else {
-      std::printf("idle %s http://%s:%d%s: %zu of %d connected in %.3f s, held %.1f s\n", proto,
-                  o_.url.host.c_str(), o_.url.port, o_.url.path.c_str(), ready_count_,
-                  o_.connections, connect_s, held_s);
+      std::printf("idle %s %s: %zu of %d connected in %.3f s, held %.1f s\n", proto,
+                  UrlsText().c_str(), ready_count_, o_.connections, connect_s, held_s);
       std::printf("  connect failures %llu, disconnects %llu\n",
                   static_cast<unsigned long long>(connect_failures_),
                   static_cast<unsigned long long>(disconnects_));
@@ -1139,21 +1200,29 @@ int StreamRun::Report() {
   double delivery_rate = secs > 0 ? static_cast<double>(measured_deliveries_) / secs : 0;
   const uint64_t expected = acked_total_ * ready_count_;
   if (o_.json) {
+    // "urls":[…],"write_url":"…", — what the run measured between.
+    std::string urls_json = "\"urls\":[";
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      urls_json += (i ? "," : "") + JsonQuoted(UrlText(endpoints_[i].url));
+    }
+    urls_json += "],\"write_url\":" + JsonQuoted(WriterText()) + ",";
     std::string s;
+    // The URLs may be long: %s of urls_json must not be cut off.
+    std::vector<char> head(urls_json.size() + 1024);
     std::snprintf(
-        buf, sizeof(buf),
+        head.data(), head.size(),
         "{\"mode\":\"fanout\",\"protocol\":\"%s\",\"subscribers\":%d,\"connected\":%zu,"
-        "\"connect_failures\":%llu,\"connect_seconds\":%.3f,\"target_rate\":%.1f,"
+        "%s\"connect_failures\":%llu,\"connect_seconds\":%.3f,\"target_rate\":%.1f,"
         "\"seconds\":%.3f,\"writes_sent\":%llu,\"acked_writes\":%llu,\"write_errors\":%llu,"
         "\"write_rate\":%.1f,\"deliveries\":%llu,\"expected_deliveries\":%llu,"
         "\"deliveries_per_second\":%.1f,",
-        proto, o_.connections, ready_count_, static_cast<unsigned long long>(connect_failures_),
-        connect_s, o_.rate, secs, static_cast<unsigned long long>(issued_),
-        static_cast<unsigned long long>(acked_total_),
+        proto, o_.connections, ready_count_, urls_json.c_str(),
+        static_cast<unsigned long long>(connect_failures_), connect_s, o_.rate, secs,
+        static_cast<unsigned long long>(issued_), static_cast<unsigned long long>(acked_total_),
         static_cast<unsigned long long>(write_errors_), write_rate,
         static_cast<unsigned long long>(deliveries_), static_cast<unsigned long long>(expected),
         delivery_rate);
-    s = buf;
+    s = head.data();
     s += "\"latency_ms\":" + latency_.Json() + ",\"ack_latency_ms\":" + ack_latency_.Json();
     std::snprintf(
         buf, sizeof(buf),
@@ -1167,9 +1236,11 @@ int StreamRun::Report() {
     s += buf + errs + "}}";
     std::printf("%s\n", s.c_str());
   } else {
-    std::printf("fanout %s http://%s:%d%s: %zu of %d subscribers connected in %.3f s\n", proto,
-                o_.url.host.c_str(), o_.url.port, o_.url.path.c_str(), ready_count_, o_.connections,
-                connect_s);
+    std::printf("fanout %s %s: %zu of %d subscribers connected in %.3f s\n", proto,
+                UrlsText().c_str(), ready_count_, o_.connections, connect_s);
+    if (endpoints_.size() > 1 || WriterText() != UrlText(endpoints_[0].url)) {
+      std::printf("  writer: %s\n", WriterText().c_str());
+    }
     std::printf(
         "  writes: target %.1f/s, achieved %.1f/s over %.2f s; %llu sent, %llu acked, "
         "%llu errors\n",

@@ -1,9 +1,11 @@
 // The stream modes of eventide-load (SPEC section 11, docs/LOAD.md):
 //
-//   fanout  N subscribers (SSE or WebSocket) on one URL, one paced writer
-//           PUTting records that carry their send time; reports end-to-end
-//           latency and, per subscriber, acknowledged positions missing,
-//           received twice, or received out of order.
+//   fanout  N subscribers (SSE or WebSocket) spread over one or more URLs
+//           (the nodes of a cluster sharing one log), one paced writer
+//           PUTting records that carry their send time, to the first URL or
+//           another node; reports end-to-end latency and, per subscriber,
+//           acknowledged positions missing, received twice, or received out
+//           of order.
 //   idle    N stream connections held open; the server's RSS per connection.
 //
 // Both run on one libuv loop in the calling thread and return the process
@@ -15,6 +17,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "tools/load_common.h"
 
@@ -23,7 +27,16 @@ namespace eventide::load {
 enum class StreamProtocol { kSse, kWs };
 
 struct StreamOptions {
-  Url url;  // http:// only (the stream modes speak no TLS)
+  // Every --url, http:// only (the stream modes speak no TLS), at least one:
+  // subscriber i connects to urls[i % urls.size()]. Several are the nodes of
+  // a cluster sharing one log, where a position means the same on each, so
+  // one writer's acknowledged positions check every subscriber wherever it
+  // is. idle and Nchan runs take one.
+  std::vector<Url> urls;
+  // fanout: where the writer PUTs (--write-url; main() sets it to urls[0]
+  // when not given). Another node than the subscribers' makes the latency
+  // write-on-A to event-on-B, replication included.
+  Url write_url;
   StreamProtocol protocol = StreamProtocol::kSse;
   int connections = 100;  // fanout: subscribers; idle: connections held
   // At most this many connections between connect() and their first
@@ -47,7 +60,7 @@ struct StreamOptions {
   // Past 65,535 bytes a WebSocket event needs a 64-bit frame length.
   int payload_bytes = 1;
   // Non-empty: the server is Nginx with the Nchan module, for comparisons
-  // (tools/bench/). `url` is the subscriber location (/sub/CHANNEL) and this
+  // (tools/bench/). `urls[0]` is the subscriber location (/sub/CHANNEL) and this
   // the publisher location (/pub/CHANNEL); each message carries a sequence
   // number ("seq") that stands in for Eventide's position. Needs one writer
   // connection, so that the sequence is the order Nchan stores messages in.
@@ -69,7 +82,7 @@ struct StreamOptions {
   bool json = false;
 };
 
-// REQUIRES: !o.url.tls.
+// REQUIRES: !o.urls.empty().
 int RunFanout(const StreamOptions& o);
 int RunIdle(const StreamOptions& o);
 

@@ -1,7 +1,9 @@
 // eventide-load against the real server: it completes requests, its status
 // histogram matches what the server stored, and it reports errors it sees;
-// its fanout mode sees every acknowledged write on every subscriber, and its
-// idle mode holds connections open through the server's pings.
+// its fanout mode sees every acknowledged write on every subscriber (also
+// with the cluster options --write-url and several --url), its idle mode
+// holds connections open through the server's pings, and its catchup mode
+// waits for the read node's /healthz with --write-url.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -104,6 +106,64 @@ TEST(EventideLoadTest, FanoutDeliversEveryAckedWriteToSseAndWsSubscribers) {
     EXPECT_EQ(std::string(d["protocol"].GetString()), protocol);
     EXPECT_EQ(code, 0);
   }
+}
+
+TEST(EventideLoadTest, FanoutTakesAWriteUrlAndSeveralSubscriberUrls) {
+  // The cluster options on one node: --write-url equal to --url, and the
+  // same server given twice as --url, so subscribers alternate between two
+  // endpoints that are one node. Every subscriber still gets every write.
+  ServerProcess server;
+  ASSERT_GT(server.Start(), 0) << server.log();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/realtime-demo/message";
+  for (const char* protocol : {"sse", "ws"}) {
+    SCOPED_TRACE(protocol);
+    int code = -1;
+    rapidjson::Document d =
+        RunMode("fanout",
+                "--url " + url + " --url " + url + " --write-url " + url + " --protocol " +
+                    protocol + " --subscribers 9 --rate 200 --duration 1s --warmup 200ms",
+                &code);
+    ExpectCleanFanout(d, 9);
+    ASSERT_TRUE(d["urls"].IsArray());
+    ASSERT_EQ(d["urls"].Size(), 2u);
+    EXPECT_EQ(std::string(d["urls"][0].GetString()), url);
+    EXPECT_EQ(std::string(d["urls"][1].GetString()), url);
+    EXPECT_EQ(std::string(d["write_url"].GetString()), url);
+    EXPECT_EQ(code, 0);
+  }
+  // Nchan runs and idle keep to one --url.
+  int code = -1;
+  RunCommand(
+      std::string(EVENTIDE_LOAD_BIN) + " idle --url " + url + " --url " + url + " 2>/dev/null",
+      &code);
+  EXPECT_EQ(code, 2);
+}
+
+TEST(EventideLoadTest, CatchupWaitsForTheReadNodeToApplyTheWrites) {
+  // --write-url on one node: the wait for /healthz to show the last
+  // position is immediate, and reported apart from the catch-up.
+  ServerProcess server;
+  ASSERT_GT(server.Start({"--fsync", "never"}), 0) << server.log();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/realtime-demo/message";
+  int code = -1;
+  rapidjson::Document d =
+      RunMode("catchup", "--url " + url + " --write-url " + url + " --entries 2000", &code);
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["entries"].GetUint64(), 2000u);
+  EXPECT_EQ(d["received"].GetUint64(), 2000u);
+  EXPECT_EQ(d["out_of_order"].GetUint64(), 0u);
+  EXPECT_GE(d["replicate_ms"].GetDouble(), 0);
+  EXPECT_GE(d["last_position"].GetUint64(), 2000u);
+  const std::string node = "127.0.0.1:" + std::to_string(server.port());
+  EXPECT_EQ(std::string(d["write_node"].GetString()), node);
+  EXPECT_EQ(std::string(d["read_node"].GetString()), node);
+  EXPECT_EQ(code, 0);
+  // Without --write-url there is no wait, and no key for it.
+  d = RunMode("catchup", "--url " + url + " --entries 100", &code);
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["received"].GetUint64(), 100u);
+  EXPECT_FALSE(d.HasMember("replicate_ms"));
+  EXPECT_EQ(code, 0);
 }
 
 TEST(EventideLoadTest, FanoutParsesEventsLargerThanOneRead) {
