@@ -236,6 +236,9 @@ Status JetStreamEventLog::CheckStream(uint64_t* last_seq) {
   const uint64_t head = local_->durable_head().value();
   const jsStreamState& state = info->State;
   if (state.LastSeq < head) {
+    // A stream leader elected a moment ago may answer before it has applied
+    // the newest entries it holds: the same answer for 5 s is the real thing.
+    transient_ = ++ahead_answers_ < 25;
     return Status::InvalidArgument(
         "this node's local log ends at position " + std::to_string(head) + " but stream " + name +
         " ends at " + std::to_string(state.LastSeq) +

@@ -160,6 +160,7 @@ class JetStreamEventLog final : public EventLog {
   std::atomic<uint64_t> known_head_{0};
 
   bool transient_ = false;  // start-up: the last failure may pass (Transient)
+  int ahead_answers_ = 0;   // start-up: answers that the stream ends before the local log
 
   mutable std::mutex fail_mu_;
   Status failed_;  // guarded by fail_mu_; sticky

@@ -204,9 +204,20 @@ Status Server::Start() {
   stream_ctx_.first_retained = [this] { return log_->local()->first_position(); };
   if (log_->kind() != "wal") {
     stream_ctx_.known_head = [this] { return log_->known_head(); };
-    stream_ctx_.when_applied = [this](wal::Position p, std::function<void()> then) {
-      applied_waiters_.emplace(p.value(), std::move(then));
+    stream_ctx_.when_applied = [this](wal::Position p, uint64_t wait_ms,
+                                      std::function<void(bool)> then) {
+      AppliedWaiter w;
+      w.deadline_ms = wait_ms == 0 ? 0 : uv_now(&loop_) + wait_ms;
+      w.then = std::move(then);
+      applied_waiters_.emplace(p.value(), std::move(w));
     };
+    waiter_timer_.data = this;
+    uv_timer_init(&loop_, &waiter_timer_);
+    waiter_timer_open_ = true;
+    uv_timer_start(
+        &waiter_timer_,
+        [](uv_timer_t* t) { static_cast<Server*>(t->data)->RunAppliedWaiters(true); }, 250, 250);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&waiter_timer_));
   }
   stream_ctx_.now_ms = [this] { return static_cast<int64_t>(uv_now(&loop_)); };
   stream_ctx_.wall_ms = [] { return WallMillis(); };
@@ -293,18 +304,30 @@ void Server::OnLogOutcomes(std::vector<eventlog::Outcome>* outcomes) {
 
 void Server::OnLogDurable() {
   rest_->OnDurable(log_->durable_head(), log_->Health());
-  const uint64_t applied = projection_->applied().value();
-  while (!applied_waiters_.empty() && applied_waiters_.begin()->first <= applied) {
-    std::function<void()> then = std::move(applied_waiters_.begin()->second);
-    applied_waiters_.erase(applied_waiters_.begin());
-    then();
-  }
+  if (!applied_waiters_.empty()) RunAppliedWaiters(false);
   if (!rest_->failure().ok() && !shutting_down_) {
     LogLine(LogLevel::kError, "log failed; writes are refused until restart",
             {{"error", rest_->failure().ToString()}});
   }
   MaybeCheckpoint();
   MaybeFinishShutdown();
+}
+
+void Server::RunAppliedWaiters(bool expire) {
+  const uint64_t applied = projection_->applied().value();
+  std::vector<std::pair<bool, std::function<void(bool)>>> run;
+  for (auto it = applied_waiters_.begin(); it != applied_waiters_.end();) {
+    const bool reached = it->first <= applied;
+    const bool late = expire && it->second.deadline_ms != 0 && uv_now(&loop_) >= it->second.deadline_ms;
+    if (!reached && !late) {
+      if (!expire) break;  // ordered by position: the rest are further
+      ++it;
+      continue;
+    }
+    run.emplace_back(reached, std::move(it->second.then));
+    it = applied_waiters_.erase(it);
+  }
+  for (auto& [reached, then] : run) then(reached);
 }
 
 void Server::BeginShutdown(const char* why) {
@@ -347,6 +370,7 @@ void Server::MaybeFinishShutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_check_), nullptr);
+  if (waiter_timer_open_) uv_close(reinterpret_cast<uv_handle_t*>(&waiter_timer_), nullptr);
   // After a grace timeout entries may still be queued: Close waits for
   // them and closes the handles the log's threads poke.
   log_->Close();

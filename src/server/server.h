@@ -186,7 +186,14 @@ class Server final : public http::RequestHandler,
   int log_reads_in_flight_ = 0;
   // Streams waiting for this node to apply a position another node gave
   // out (StreamContext::when_applied), by that position.
-  std::multimap<uint64_t, std::function<void()>> applied_waiters_;
+  struct AppliedWaiter {
+    uint64_t deadline_ms = 0;  // loop time; 0: none
+    std::function<void(bool reached)> then;
+  };
+  std::multimap<uint64_t, AppliedWaiter> applied_waiters_;
+  uv_timer_t waiter_timer_;  // expires waiters past their deadline
+  bool waiter_timer_open_ = false;
+  void RunAppliedWaiters(bool expire);
   // One hub format per distinct GraphQL selection (Plan::key).
   std::unordered_map<std::string, size_t> graphql_formats_;
   // The compat app (null when compat_app is unset) and its dialects' formats.

@@ -92,12 +92,14 @@ struct StreamContext {
   // The oldest position still in the log (head + 1 when it is empty).
   std::function<wal::Position()> first_retained;
   // Several nodes on one log (JetStream): the newest position the log is
-  // known to hold, and a way to run `then` once this node has applied `p`.
-  // A resume id above this node's head but within the log's is one another
-  // node gave out: the stream starts when this node has caught up to it,
-  // instead of being reset. Unset: one node, the head is all there is.
+  // known to hold, and a way to run `then` once this node has applied `p`
+  // (then(true)), or (then(false)) when it has not within `wait_ms`.
+  // A resume id above this node's head is, in a cluster, most likely one
+  // another node gave out: the stream starts once this node has caught up
+  // to it, instead of being reset. Unset: one node, the head is all there is.
   std::function<wal::Position()> known_head;
-  std::function<void(wal::Position p, std::function<void()> then)> when_applied;
+  std::function<void(wal::Position p, uint64_t wait_ms, std::function<void(bool reached)> then)>
+      when_applied;
   std::function<int64_t()> now_ms;   // a monotonic clock
   std::function<int64_t()> wall_ms;  // the wall clock (token expiry is wall time)
   StreamOptions options;

@@ -25,15 +25,21 @@ Subscription::~Subscription() {
 void Subscription::Start(const ResumeId& resume, bool want_retained) {
   const wal::Position head = ctx_->hub->head();
   if (resume.kind == ResumeId::Kind::kPosition && resume.position.value() > head.value() &&
-      ctx_->known_head && ctx_->when_applied &&
-      resume.position.value() <= ctx_->known_head().value()) {
+      ctx_->when_applied && !waited_) {
     // Given out by another node that is ahead of this one: start once this
-    // node has applied it, so the client misses nothing and sees nothing twice.
+    // node has applied it, so the client misses nothing and sees nothing
+    // twice. Within what the log is known to hold, the wait is for as long
+    // as it takes; beyond it (this node may not have heard of it yet, or
+    // the id is made up), for a few seconds, then it is a reset.
     ++ctx_->stats.resume_waits;
+    const bool known = ctx_->known_head && resume.position.value() <= ctx_->known_head().value();
     std::weak_ptr<int> alive = alive_;
-    ctx_->when_applied(resume.position, [this, alive, resume, want_retained] {
-      if (alive.lock() && !stopped_) Start(resume, want_retained);
-    });
+    ctx_->when_applied(resume.position, known ? 0 : kUnknownResumeWaitMs,
+                       [this, alive, resume, want_retained](bool) {
+                         if (!alive.lock() || stopped_) return;
+                         waited_ = true;
+                         Start(resume, want_retained);
+                       });
     return;
   }
   StartPlan plan = PlanStart(resume, want_retained, head, ctx_->first_retained());

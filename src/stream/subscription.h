@@ -99,6 +99,8 @@ class Subscription final : public Sink {
   // Expires with the subscription: a deferred Start (StreamContext::
   // when_applied) checks it.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  bool waited_ = false;  // Start waited for this node to apply its resume id once
+  static constexpr uint64_t kUnknownResumeWaitMs = 5000;
   // The rule for the `i`th table of the topic (null: none).
   const policy::Bound* RuleFor(size_t i) const {
     return rules_.empty() ? nullptr : &rules_[i < rules_.size() ? i : 0];
