@@ -19,6 +19,7 @@ packages=(
   libbenchmark-dev                  # micro-benchmarks
   libnats-dev                       # NATS/JetStream client (--log jetstream), with its libuv adapter
   nats-server                       # JetStream cluster for the cluster tests
+  wrk                               # the independent load tool of tools/bench/
   chromium                          # real-browser tests (driven by playwright-core from npm)
 )
 # Node.js runs the conformance suite (no npm packages) and, with npm, the

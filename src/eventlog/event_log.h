@@ -102,6 +102,10 @@ class EventLog {
   // The newest position the log is known to hold; above durable_head() while
   // this node catches up. A resume id up to it is one the log gave out.
   virtual wal::Position known_head() = 0;
+  // Asks the log for its newest position, to raise known_head() (a client
+  // resumes from a position this node has not heard of). Any thread; the
+  // answer arrives as OnLogDurable.
+  virtual void RefreshKnownHead() {}
   // OK while writes are taken.
   virtual Status Health() const = 0;
 

@@ -475,6 +475,13 @@ void JetStreamEventLog::PublisherMain() {
     }
     batch.insert(batch.end(), to_send_.begin(), to_send_.end());
     to_send_.clear();
+    if (refresh_wanted_) {
+      refresh_wanted_ = false;
+      l.unlock();
+      RefreshNow();
+      l.lock();
+      continue;
+    }
     if (batch.empty()) {
       if (stop_) return;
       if (next_due < 0) {
@@ -651,6 +658,29 @@ Status JetStreamEventLog::ReadEntry(wal::Position p, std::string* payload) {
     }
   }
   return ReadLocalEntry(local_.get(), p, &reader_, payload);
+}
+
+void JetStreamEventLog::RefreshKnownHead() {
+  {
+    std::lock_guard<std::mutex> l(pub_mu_);
+    refresh_wanted_ = true;
+  }
+  pub_cv_.notify_one();
+}
+
+void JetStreamEventLog::RefreshNow() {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 2000;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (js_GetStreamInfo(&si, js_, options_.stream.c_str(), &jo, &jerr) != NATS_OK) return;
+  const uint64_t last = si->State.LastSeq;
+  jsStreamInfo_Destroy(si);
+  uint64_t k = known_head_.load();
+  while (k < last && !known_head_.compare_exchange_weak(k, last)) {
+  }
+  Poke();
 }
 
 wal::Position JetStreamEventLog::known_head() {

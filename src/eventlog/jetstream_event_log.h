@@ -82,6 +82,7 @@ class JetStreamEventLog final : public EventLog {
   Status ReadEntry(wal::Position p, std::string* payload) override;
   wal::Log* local() override { return local_.get(); }
   wal::Position known_head() override;
+  void RefreshKnownHead() override;
   Status Health() const override;
   const std::string& durability() const override { return durability_; }
   std::string_view kind() const override { return "jetstream"; }
@@ -109,6 +110,7 @@ class JetStreamEventLog final : public EventLog {
   Status Subscribe();
   Status CatchUp(uint64_t last_seq);
   void PublisherMain();
+  void RefreshNow();  // publisher thread: known_head_ from the stream's info
   void Fail(const Status& s);
   void Poke();
   static int64_t WallMicrosForId();
@@ -145,6 +147,7 @@ class JetStreamEventLog final : public EventLog {
   std::vector<natsMsg*> to_send_;  // guarded by pub_mu_
   std::vector<Retry> retries_;     // guarded by pub_mu_
   bool stop_ = false;              // guarded by pub_mu_
+  bool refresh_wanted_ = false;    // guarded by pub_mu_: a stream info for known_head_
   std::thread publisher_;
 
   // Ack handler -> loop.

@@ -209,6 +209,8 @@ Status Server::Start() {
       AppliedWaiter w;
       w.deadline_ms = wait_ms == 0 ? 0 : uv_now(&loop_) + wait_ms;
       w.then = std::move(then);
+      // Beyond what this node knows: ask the stream how far it goes.
+      if (wait_ms != 0) log_->RefreshKnownHead();
       applied_waiters_.emplace(p.value(), std::move(w));
     };
     waiter_timer_.data = this;
@@ -318,7 +320,12 @@ void Server::RunAppliedWaiters(bool expire) {
   std::vector<std::pair<bool, std::function<void(bool)>>> run;
   for (auto it = applied_waiters_.begin(); it != applied_waiters_.end();) {
     const bool reached = it->first <= applied;
-    const bool late = expire && it->second.deadline_ms != 0 && uv_now(&loop_) >= it->second.deadline_ms;
+    bool late = expire && it->second.deadline_ms != 0 && uv_now(&loop_) >= it->second.deadline_ms;
+    if (late && !reached && it->first <= log_->known_head().value()) {
+      // The stream does hold it: this node will get there; wait on.
+      it->second.deadline_ms = 0;
+      late = false;
+    }
     if (!reached && !late) {
       if (!expire) break;  // ordered by position: the rest are further
       ++it;

@@ -102,6 +102,9 @@ TEST(ClusterCrashLoopTest, KillNineAcrossNatsAndEventideNodes) {
         // starts over from a snapshot (its records would count as seen twice).
         if (sse->events()[resets_seen].data.find("\"type\":\"reset\"") != std::string::npos) {
           ++resets;
+          std::fprintf(stderr, "reset on port %d after %llu: %s\n", ports[at].load(),
+                       static_cast<unsigned long long>(last),
+                       sse->events()[resets_seen].data.c_str());
         }
       }
       const std::vector<uint64_t> got = EventPositions(sse->events());

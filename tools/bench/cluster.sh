@@ -110,3 +110,15 @@ for r in $(seq "$ROUNDS"); do
   printf 'round %s r3 written on A, read on B ' "$r"
   "$LOAD" catchup --url "$(url 29103)" --write-url "$(url 29102)" -n 100000 --json | tail -1
 done
+
+if command -v wrk >/dev/null 2>&1; then
+  echo "== 5. independent check (wrk): POST, 16 connections"
+  for r in $(seq "$ROUNDS"); do
+    for cfg in wal:29100 r1:29101 r3:29102; do
+      name=${cfg%%:*}; port=${cfg##*:}
+      printf 'round %s %-3s ' "$r" "$name"
+      wrk -t1 -c16 -d"$DURATION" --latency -s "$ROOT/tools/bench/post.lua" "$(url "$port")" |
+        awk '/Requests\/sec/{rps=$2} /^ +50%/{p50=$2} /^ +99%/{p99=$2} END{print rps" req/s p50 "p50" p99 "p99}'
+    done
+  done
+fi
