@@ -17,6 +17,8 @@ packages=(
   libcli11-dev                      # command-line parsing
   libgtest-dev libgmock-dev         # unit tests
   libbenchmark-dev                  # micro-benchmarks
+  libnghttp2-dev                    # HTTP/2 framing, HPACK, flow control (the h2 server side)
+  nghttp2-client                    # h2load, the HTTP/2 load tool of tools/bench/
   libnats-dev                       # NATS/JetStream client (--log jetstream), with its libuv adapter
   nats-server                       # JetStream cluster for the cluster tests
   wrk                               # the independent load tool of tools/bench/
