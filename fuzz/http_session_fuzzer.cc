@@ -50,7 +50,7 @@ class Handler : public eventide::http::RequestHandler {
   // POSTs stand for writes: they may be handed over behind other POSTs.
   bool MayRunAhead(const Request& req) const override { return req.method == "POST"; }
 
-  void OnRequest(Session* s, uint64_t slot, Request& req) override {
+  void OnRequest(eventide::http::Exchange* s, uint64_t slot, Request& req) override {
     ++requests;
     // Only a write goes while an earlier request is unanswered, and only
     // behind writes: a read sees every write before it.

@@ -360,6 +360,7 @@ Status LoadServerConfig(const std::string& path, Server* out) {
       {"data", str(&out->data_dir)},
       {"listen", str(&out->listen)},
       {"tls", str(&out->tls)},
+      {"http2", str(&out->http2)},
       {"fsync", str(&out->fsync)},
       {"segment_bytes", bytes(&out->segment_bytes)},
       {"log", str(&out->log)},
@@ -409,6 +410,7 @@ Status LoadServerConfig(const std::string& path, Server* out) {
                             {"output_bytes", bytes(&l.output_bytes)},
                             {"stall_timeout_ms", uint(&l.stall_timeout_ms)},
                             {"max_pipelined_requests", uint(&l.max_pipelined_requests)},
+                            {"max_concurrent_streams", uint(&l.max_concurrent_streams)},
                             {"id_bytes", bytes(&l.id_bytes)},
                             {"record_bytes", bytes(&l.record_bytes)},
                             {"field_bytes", bytes(&l.field_bytes)},
@@ -436,6 +438,12 @@ Status LoadServerConfig(const std::string& path, Server* out) {
   if (l.max_pipelined_requests == 0 || l.max_connections == 0) {
     return Status::InvalidArgument(
         f + ": limits.max_pipelined_requests and max_connections must be > 0");
+  }
+  if (l.max_concurrent_streams == 0 || l.max_concurrent_streams > (1u << 31) - 1) {
+    return Status::InvalidArgument(f + ": limits.max_concurrent_streams must be 1 to 2^31-1");
+  }
+  if (out->http2 != "on" && out->http2 != "off") {
+    return Status::InvalidArgument(f + ": http2 must be on or off; got " + out->http2);
   }
   return CheckRecordLimits(f, &l);
 }

@@ -49,6 +49,9 @@ struct Limits {
   uint64_t output_bytes = 1 << 20;
   uint64_t stall_timeout_ms = 60000;
   uint64_t max_pipelined_requests = 64;
+  // HTTP/2: streams one connection may have open at once
+  // (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused by RST_STREAM.
+  uint64_t max_concurrent_streams = 128;
   // What one record may hold (docs/HTTP.md "Limits"), judged before it is
   // logged: an id's bytes (kept addressable: 3x, percent-encoded, fits in
   // header_bytes), the record as logged, any one top-level field's JSON
@@ -102,6 +105,9 @@ struct Server {
   std::string data_dir = "./data";
   std::string listen = "127.0.0.1:9996";
   std::string tls = "auto";
+  // "on": HTTP/2 beside HTTP/1.1 (ALPN h2 under TLS, prior knowledge in the
+  // clear; docs/HTTP2.md). "off": HTTP/1.1 only.
+  std::string http2 = "on";
   std::string fsync = "always";
   uint64_t segment_bytes = 64ull << 20;
   // The log backend: "wal" (embedded, this process alone) or "jetstream"

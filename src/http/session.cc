@@ -177,14 +177,6 @@ void Session::BeginStream() {
   transport_->OnStreamStarted(early);
 }
 
-void Session::RespondError(uint64_t slot, int status, std::string_view code,
-                           std::string_view message, std::string_view field) {
-  ResponseHead head;
-  head.status = status;
-  head.headers.push_back({"content-type", "application/json"});
-  Respond(slot, head, ErrorBody(code, message, field));
-}
-
 void Session::FlushInOrder() {
   while (!slots_.empty() && slots_.front().done) {
     Slot& s = slots_.front();

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/http/exchange.h"
 #include "src/http/parser.h"
 #include "src/http/request.h"
 #include "src/http/response.h"
@@ -48,38 +49,6 @@ class Transport {
   virtual void OnStreamStarted(std::string_view early) { (void)early; }
 };
 
-class Session;
-
-// Whatever answers a request by slot: an HTTP session, or a WebSocket stream
-// whose client messages become requests (a put, a delete, a publish).
-class Responder {
- public:
-  virtual ~Responder() = default;
-  // The connection's id (stable while it lives).
-  virtual uint64_t id() const = 0;
-  virtual void Respond(uint64_t slot, const ResponseHead& head, std::string_view body) = 0;
-};
-
-class RequestHandler {
- public:
-  virtual ~RequestHandler() = default;
-  // A complete request. The handler answers with session->Respond(slot, ...)
-  // now or later; a request not answered holds back the responses of the
-  // requests pipelined after it. `request` may be moved from.
-  virtual void OnRequest(Session* session, uint64_t slot, Request& request) = 0;
-  // Whether `request` may be handed over while requests before it on the
-  // connection are still unanswered. A request that reads state (a GET, a
-  // stream's retained snapshot) must not: it waits until every request
-  // before it is answered, so it sees the writes before it (read-your-writes
-  // on a connection). A write may, behind other writes only: writes are
-  // judged against the accepted overlay, so they need not wait to be
-  // durable. The default, false, makes a connection strictly sequential.
-  virtual bool MayRunAhead(const Request& request) const {
-    (void)request;
-    return false;
-  }
-};
-
 struct SessionOptions {
   Limits limits;
   uint64_t header_timeout_ms = 10000;  // from a request's first byte to its end
@@ -88,7 +57,7 @@ struct SessionOptions {
   uint64_t id = 0;                     // the connection's id, for the handler
 };
 
-class Session final : public Responder {
+class Session final : public Exchange {
  public:
   // REQUIRES: transport and handler outlive the session.
   Session(Transport* transport, RequestHandler* handler, const SessionOptions& options);
@@ -109,10 +78,8 @@ class Session final : public Responder {
   // 200 without Content-Length, or 101 Switching Protocols), in request
   // order, and then hands the connection over (Transport::OnStreamStarted).
   // Requests pipelined after it are not answered; the session reads no more.
-  void StartStream(uint64_t slot, const ResponseHead& head);
-  // Answers with the canonical error body.
-  void RespondError(uint64_t slot, int status, std::string_view code, std::string_view message,
-                    std::string_view field = {});
+  void StartStream(uint64_t slot, const ResponseHead& head) override;
+  std::string_view protocol() const override { return "http/1.1"; }
 
   bool closed() const { return closed_; }
   // Requests handed to the handler and not yet answered, plus those parsed

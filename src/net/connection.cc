@@ -108,7 +108,15 @@ void Connection::SendShared(const std::shared_ptr<const std::string>& bytes) {
   owner_->ScheduleFlush(this);
 }
 
+void Connection::RequestFlush() {
+  if (closing_ || handles_closing_) return;
+  owner_->ScheduleFlush(this);
+}
+
 void Connection::Flush() {
+  // Bytes the handler sends from OnFlush go out in this write: the flag
+  // stays set meanwhile, so they do not schedule another.
+  if (!closing_ && !handles_closing_ && handler_) handler_->OnFlush();
   flush_scheduled_ = false;
   if (pieces_.empty() || handles_closing_) return;
   // Most flushes fit in the socket buffer: write them now, with no request

@@ -44,6 +44,11 @@ class ConnectionHandler {
   // Called after written bytes were handed to the kernel; pending output may
   // now be below a limit the handler cares about.
   virtual void OnWritten() {}
+  // The connection's output is about to be written (once per loop turn, when
+  // RequestFlush or a Send asked for it): a handler that frames lazily (an
+  // HTTP/2 session) produces its bytes here, so one turn's events go out as
+  // one write.
+  virtual void OnFlush() {}
   // The connection is gone (closed by either side); called once, last.
   virtual void OnClose() {}
 };
@@ -65,6 +70,8 @@ class Connection {
   void SendShared(const std::shared_ptr<const std::string>& bytes);
   // Bytes queued or in flight that the kernel has not taken yet.
   size_t pending_output_bytes() const { return queued_bytes_ + in_flight_bytes_; }
+  // Asks for OnFlush (and a write) at the end of this loop turn.
+  void RequestFlush();
   // Stops reading and closes once queued output is written (and, under TLS,
   // after a close_notify).
   void Close();

@@ -19,29 +19,35 @@ std::string OpenSslError() {
 
 namespace {
 
+// The server's preference comes first: h2 (when on), then http/1.1.
 int AlpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-               unsigned int inlen, void*) {
-  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+               unsigned int inlen, void* arg) {
+  static const unsigned char kBoth[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  const bool h2 = arg != nullptr;
+  const unsigned char* ours = h2 ? kBoth : kBoth + 3;
+  const unsigned int ours_len = h2 ? sizeof(kBoth) : sizeof(kBoth) - 3;
   unsigned char* sel = nullptr;
-  if (SSL_select_next_proto(&sel, outlen, kHttp11, sizeof(kHttp11), in, inlen) ==
-      OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
   }
-  return SSL_TLSEXT_ERR_NOACK;  // no ALPN or no http/1.1: go on without it
+  return SSL_TLSEXT_ERR_NOACK;  // no ALPN, or none of ours: go on without it
 }
 
 }  // namespace
 
 Result<std::unique_ptr<TlsContext>> TlsContext::Load(const std::string& cert_path,
-                                                     const std::string& key_path) {
+                                                     const std::string& key_path,
+                                                     bool offer_h2) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return Status::IOError("SSL_CTX_new: " + OpenSslError());
   std::unique_ptr<TlsContext> holder(new TlsContext(ctx));
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  SSL_CTX_set_alpn_select_cb(ctx, AlpnSelect, nullptr);
+  // A non-null argument means "offer h2" (the callback reads no more of it).
+  static char h2_on = 1;
+  SSL_CTX_set_alpn_select_cb(ctx, AlpnSelect, offer_h2 ? &h2_on : nullptr);
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_path.c_str()) != 1) {
     return Status::InvalidArgument("TLS certificate " + cert_path + ": " + OpenSslError());
   }

@@ -17,13 +17,15 @@ namespace eventide::net {
 // none); clears the queue.
 std::string OpenSslError();
 
-// A server SSL_CTX: TLS 1.2 and later, ALPN http/1.1.
+// A server SSL_CTX: TLS 1.2 and later, ALPN h2 (when offered) and http/1.1.
 class TlsContext {
  public:
   // Loads a PEM certificate chain and its private key; errors name the file
   // and OpenSSL's reason, and a key that does not match the certificate.
+  // `offer_h2`: ALPN selects h2 when the client offers it (docs/HTTP2.md).
   static Result<std::unique_ptr<TlsContext>> Load(const std::string& cert_path,
-                                                  const std::string& key_path);
+                                                  const std::string& key_path,
+                                                  bool offer_h2 = false);
   ~TlsContext();
   SSL_CTX* get() const { return ctx_; }
 

@@ -116,7 +116,7 @@ bool Server::VerifyToken(const std::string& app_id, std::string_view token,
   return true;
 }
 
-void Server::RespondAuthError(http::Session* s, uint64_t slot, const config::App& app,
+void Server::RespondAuthError(http::Exchange* s, uint64_t slot, const config::App& app,
                               const http::Request& req, const AuthResult& a, bool close) {
   ++metrics_.rejected_by_code[a.code];
   http::ResponseHead head;

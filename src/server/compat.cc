@@ -11,6 +11,7 @@
 
 #include "src/dialects/ayb.h"
 #include "src/dialects/snackbase.h"
+#include "src/server/conn.h"
 #include "src/server/server.h"
 
 namespace eventide::server {
@@ -50,7 +51,7 @@ Status Server::SetUpCompat() {
   return Status::OK();
 }
 
-void Server::HandleCompat(http::Session* s, uint64_t slot, const http::Request& req,
+void Server::HandleCompat(http::Exchange* s, uint64_t slot, const http::Request& req,
                           const std::vector<std::string>& seg) {
   const bool ayb = seg.size() == 2 && seg[1] == "realtime";
   const bool snackbase = seg.size() == 4 && seg[1] == "v1" && seg[2] == "realtime";
@@ -99,7 +100,7 @@ void Server::HandleCompat(http::Session* s, uint64_t slot, const http::Request& 
   StartCompatSse(s, slot, req, ayb);
 }
 
-void Server::StartCompatSse(http::Session* s, uint64_t slot, const http::Request& req, bool ayb) {
+void Server::StartCompatSse(http::Exchange* s, uint64_t slot, const http::Request& req, bool ayb) {
   const config::App& app = compat_->app();
   std::vector<std::pair<std::string, std::string>> params;
   if (!http::ParseQuery(req.query, &params)) {
@@ -165,9 +166,9 @@ void Server::StartCompatSse(http::Session* s, uint64_t slot, const http::Request
   const std::string subject = a.claims.subject;
   cr.auth.anonymous = a.anonymous;
   cr.auth.claims = std::move(a.claims);
-  stream::StreamTransport* transport = StreamTransportOf(s);
+  StreamSlot* transport = SlotFor(s, slot);
   if (transport == nullptr) return;
-  SetStreamIdentity(transport, app, ayb ? "ayb" : "snackbase", subject);
+  transport->set_identity({&app, ayb ? "ayb" : "snackbase", subject});
   std::unique_ptr<stream::Stream> st;
   if (ayb) {
     st = std::make_unique<dialects::AybStream>(&stream_ctx_, transport, std::move(cr),
@@ -177,7 +178,7 @@ void Server::StartCompatSse(http::Session* s, uint64_t slot, const http::Request
                                                         compat_formats_.snackbase_sse);
   }
   st->set_auth_deadline(deadline);
-  if (!SetPendingStream(s, std::move(st))) {
+  if (!transport->SetPendingStream(std::move(st))) {
     return RespondError(s, slot, 400, "stream_in_progress",
                         "this connection already carries a stream");
   }
@@ -189,7 +190,7 @@ void Server::StartCompatSse(http::Session* s, uint64_t slot, const http::Request
   s->StartStream(slot, head);
 }
 
-void Server::StartSnackbaseWs(http::Session* s, uint64_t slot, const http::Request& req) {
+void Server::StartSnackbaseWs(http::Exchange* s, uint64_t slot, const http::Request& req) {
   const config::App& app = compat_->app();
   if (!req.upgrade) {
     http::ResponseHead head;
@@ -210,9 +211,9 @@ void Server::StartSnackbaseWs(http::Session* s, uint64_t slot, const http::Reque
   AuthResult auth = Authenticate(app, req);
   if (!auth.ok) return RespondAuthError(s, slot, app, req, auth, /*close=*/true);
   if (!CheckHandshake(s, slot, req)) return;
-  stream::StreamTransport* transport = StreamTransportOf(s);
+  StreamSlot* transport = SlotFor(s, slot);
   if (transport == nullptr) return;
-  SetStreamIdentity(transport, app, "snackbase", auth.claims.subject);
+  transport->set_identity({&app, "snackbase", auth.claims.subject});
   dialects::SnackbaseWsRequest wr;
   wr.connection_id = s->id();
   wr.auth.anonymous = auth.anonymous;
@@ -220,7 +221,7 @@ void Server::StartSnackbaseWs(http::Session* s, uint64_t slot, const http::Reque
   auto ws = std::make_unique<dialects::SnackbaseWsStream>(
       &stream_ctx_, transport, this, compat_.get(), std::move(wr), compat_formats_.snackbase_ws);
   ws->set_auth_deadline(AuthDeadline(auth));
-  if (!SetPendingStream(s, std::move(ws))) {
+  if (!transport->SetPendingStream(std::move(ws))) {
     return RefuseUpgrade(s, slot, 400, "stream_in_progress",
                          "this connection already carries a stream");
   }

@@ -9,46 +9,46 @@
 #include <utility>
 
 #include "src/hooks/envelope.h"
+#include "src/server/conn.h"
 #include "src/server/server.h"
 
 namespace eventide::server {
 
-// Glue between a net::Connection and an http::Session, and, once a response
-// turns into a stream (SSE, WebSocket), between the connection and the stream.
-class Server::HttpConnection final : public net::ConnectionHandler,
-                                     public http::Transport,
-                                     public stream::StreamTransport {
+// Glue between a net::Connection and an http::Session (HTTP/1.1), and, once a
+// response turns into a stream (SSE, WebSocket), between the connection and
+// the stream.
+class Server::HttpConnection final : public Server::Conn,
+                                     public Server::StreamSlot,
+                                     public net::ConnectionHandler,
+                                     public http::Transport {
  public:
   HttpConnection(Server* server, net::Connection* conn)
       : server_(server), conn_(conn), session_(this, server, SessionOptionsFor(server, conn)) {
     server_->sessions_[conn->id()] = this;
     ++server_->metrics_.connections_total;
+    ++server_->metrics_.http1_connections_total;
   }
   ~HttpConnection() override = default;
 
-  http::Session* session() { return &session_; }
-  stream::Stream* stream() { return stream_.get(); }
-  // The stream that takes over once its response head is sent. False when
-  // one is waiting already (a second stream request pipelined on the same
-  // connection is never answered: the first one keeps the connection).
-  bool SetPendingStream(std::unique_ptr<stream::Stream> s) {
+  // Server::Conn: one HTTP/1.1 connection carries at most one stream.
+  StreamSlot* SlotFor(uint64_t) override { return this; }
+  http::Responder* responder() override {
+    if (stream_) return stream_->responder();
+    return &session_;
+  }
+  void Shutdown() override {
+    if (stream_) stream_->OnShutdown();
+  }
+  bool h2() const override { return false; }
+
+  // Server::StreamSlot
+  bool SetPendingStream(std::unique_ptr<stream::Stream> s) override {
     if (pending_stream_ || stream_) return false;
     pending_stream_ = std::move(s);
     return true;
   }
-  // Who the stream is for, as its hooks tell (set with the pending stream).
-  struct Identity {
-    const config::App* app = nullptr;
-    std::string dialect;  // sse, ws, graphql, ayb, snackbase
-    std::string subject;  // "" = anonymous
-  };
-  void set_identity(Identity id) { identity_ = std::move(id); }
-  const Identity& identity() const { return identity_; }
-  uint64_t id() const { return conn_->id(); }
-  const std::string& peer() const { return conn_->peer(); }
-  void Shutdown() {
-    if (stream_) stream_->OnShutdown();
-  }
+  uint64_t id() const override { return conn_->id(); }
+  const std::string& peer() const override { return conn_->peer(); }
 
   // net::ConnectionHandler
   void OnData(std::string_view data) override {
@@ -114,7 +114,6 @@ class Server::HttpConnection final : public net::ConnectionHandler,
   net::Connection* conn_;
   http::Session session_;
   std::unique_ptr<stream::Stream> pending_stream_;
-  Identity identity_;
   std::unique_ptr<stream::Stream> stream_;
 };
 

@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
                          ->capture_default_str();
   auto* tls_opt =
       serve->add_option("--tls", options.tls, "auto|off|CERT,KEY")->capture_default_str();
+  auto* http2_opt = serve->add_option("--http2", options.http2, "on|off: HTTP/2 beside HTTP/1.1")
+                        ->capture_default_str();
   auto* fsync_opt =
       serve->add_option("--fsync", options.fsync, "always|batch:MS|never")->capture_default_str();
   auto* log_opt = serve->add_option("--log", options.log, "wal|jetstream (docs/CLUSTER.md)")
@@ -81,7 +83,7 @@ int main(int argc, char** argv) {
   token->add_option("--ttl", ttl, "Lifetime, e.g. 15m, 1h, 7d")->capture_default_str();
 
   // A flag given twice takes its last value, so scripts can append overrides.
-  for (CLI::Option* o : {apps_opt, data_opt, listen_opt, tls_opt, fsync_opt, log_opt, nats_opt,
+  for (CLI::Option* o : {apps_opt, data_opt, listen_opt, tls_opt, http2_opt, fsync_opt, log_opt, nats_opt,
                          stream_opt, replicas_opt, node_opt}) {
     o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
       if (data_opt->count()) options.data_dir = flags.data_dir;
       if (listen_opt->count()) options.listen = flags.listen;
       if (tls_opt->count()) options.tls = flags.tls;
+      if (http2_opt->count()) options.http2 = flags.http2;
       if (fsync_opt->count()) options.fsync = flags.fsync;
       if (log_opt->count()) options.log = flags.log;
       if (nats_opt->count()) options.nats.urls = flags.nats.urls;

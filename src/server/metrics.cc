@@ -1,11 +1,12 @@
 // /healthz and /metrics (docs/OPERATIONS.md).
 #include "src/common/json_text.h"
 #include "src/hooks/dispatcher.h"
+#include "src/server/h2_connection.h"
 #include "src/server/http_connection.h"
 #include "src/server/server.h"
 
 namespace eventide::server {
-void Server::Healthz(http::Session* s, uint64_t slot, const http::Request&) {
+void Server::Healthz(http::Exchange* s, uint64_t slot, const http::Request&) {
   Status h = log_->Health();
   http::ResponseHead head;
   head.headers.push_back({"content-type", "application/json"});
@@ -26,7 +27,7 @@ void Server::Healthz(http::Session* s, uint64_t slot, const http::Request&) {
   s->Respond(slot, head, body);
 }
 
-void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) {
+void Server::MetricsPage(http::Exchange* s, uint64_t slot, const http::Request&) {
   std::string m;
   auto line = [&m](const char* name, const char* type, const char* help, uint64_t v) {
     m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
@@ -37,6 +38,37 @@ void Server::MetricsPage(http::Session* s, uint64_t slot, const http::Request&) 
        listener_ ? listener_->connection_count() : 0);
   line("eventide_connections_total", "counter", "Connections accepted.",
        metrics_.connections_total);
+  {
+    // By protocol: HTTP/1.1 and HTTP/2 connections (one not yet telling is
+    // in neither), and HTTP/2 streams (docs/HTTP2.md).
+    uint64_t h1 = 0, h2 = 0, h2_streams = 0, h2_event_streams = 0;
+    for (const auto& [id, c] : sessions_) {
+      if (!c->h2()) {
+        ++h1;
+        continue;
+      }
+      ++h2;
+      const auto* hc = static_cast<const H2Connection*>(c);
+      h2_streams += hc->open_streams();
+      h2_event_streams += hc->event_streams();
+    }
+    auto by_protocol = [&m](const char* name, const char* type, const char* help, uint64_t v1,
+                            uint64_t v2) {
+      m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + "{protocol=\"http/1.1\"} " + std::to_string(v1) + "\n" + name +
+           "{protocol=\"h2\"} " + std::to_string(v2) + "\n";
+    };
+    by_protocol("eventide_protocol_connections", "gauge", "Open connections by protocol.", h1, h2);
+    by_protocol("eventide_protocol_connections_total", "counter",
+                "Connections accepted, by the protocol they spoke.",
+                metrics_.http1_connections_total, metrics_.h2_connections_total);
+    line("eventide_h2_streams", "gauge", "Open HTTP/2 streams (requests and event streams).",
+         h2_streams);
+    line("eventide_h2_event_streams", "gauge",
+         "HTTP/2 streams carrying an event stream (SSE, GraphQL, dialects).", h2_event_streams);
+    line("eventide_h2_event_streams_total", "counter",
+         "HTTP/2 streams that became event streams.", metrics_.h2_event_streams_total);
+  }
   line("eventide_events_written_total", "counter", "Log entries made durable and applied.",
        rs.events_written);
   line("eventide_writes_failed_total", "counter", "Writes answered 503 after the log failed.",

@@ -26,13 +26,13 @@ const config::App* Server::FindApp(std::string_view app_id) const {
   return nullptr;
 }
 
-void Server::RespondError(http::Session* s, uint64_t slot, int status, std::string_view code,
+void Server::RespondError(http::Exchange* s, uint64_t slot, int status, std::string_view code,
                           std::string_view message) {
   ++metrics_.rejected_by_code[std::string(code)];
   s->RespondError(slot, status, code, message);
 }
 
-void Server::OnRequest(http::Session* s, uint64_t slot, http::Request& req) {
+void Server::OnRequest(http::Exchange* s, uint64_t slot, http::Request& req) {
   std::vector<std::string> seg;
   if (req.path.empty() || req.path[0] != '/' || !http::SplitPath(req.path, &seg)) {
     return RespondError(s, slot, 400, "bad_path", "the request path is not a valid URL path");
@@ -199,7 +199,7 @@ Status Server::LoadStaticFiles() {
   return Status::OK();
 }
 
-void Server::ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
+void Server::ServeStatic(http::Exchange* s, uint64_t slot, const http::Request& req,
                          const config::App& app, const std::vector<std::string>& seg) {
   if (req.method != "GET" && req.method != "HEAD") {
     return RespondError(

@@ -16,6 +16,7 @@
 #include "src/hooks/envelope.h"
 #include "src/net/cert.h"
 #include "src/projection/checkpoint.h"
+#include "src/server/h2_connection.h"
 #include "src/server/http_connection.h"
 #include "src/server/pool_log_source.h"
 #include "src/stream/formats.h"
@@ -65,9 +66,7 @@ int Server::port() const { return listener_ ? listener_->port() : 0; }
 
 http::Responder* Server::FindResponder(uint64_t id) const {
   auto it = sessions_.find(id);
-  if (it == sessions_.end()) return nullptr;
-  if (stream::Stream* st = it->second->stream()) return st->responder();
-  return it->second->session();
+  return it == sessions_.end() ? nullptr : it->second->responder();
 }
 
 Status Server::Start() {
@@ -148,7 +147,11 @@ Status Server::Start() {
            {"replayed", pr.entries_replayed},
            {"records", projection_->record_count()}});
 
-  // TLS.
+  // TLS, offering h2 by ALPN when HTTP/2 is on.
+  if (options_.http2 != "on" && options_.http2 != "off") {
+    return Status::InvalidArgument("--http2 must be on or off; got " + options_.http2);
+  }
+  const bool offer_h2 = options_.http2 == "on";
   if (options_.tls == "auto") {
     std::string cert, key;
     bool generated = false;
@@ -156,7 +159,7 @@ Status Server::Start() {
     if (!s.ok()) return s;
     if (generated)
       LogLine(LogLevel::kInfo, "generated a self-signed certificate", {{"cert", cert}});
-    auto ctx = net::TlsContext::Load(cert, key);
+    auto ctx = net::TlsContext::Load(cert, key, offer_h2);
     if (!ctx.ok()) return ctx.status();
     tls_ = std::move(ctx).value();
   } else if (options_.tls != "off") {
@@ -164,7 +167,8 @@ Status Server::Start() {
     if (comma == std::string::npos) {
       return Status::InvalidArgument("--tls must be auto, off or CERT,KEY; got " + options_.tls);
     }
-    auto ctx = net::TlsContext::Load(options_.tls.substr(0, comma), options_.tls.substr(comma + 1));
+    auto ctx = net::TlsContext::Load(options_.tls.substr(0, comma), options_.tls.substr(comma + 1),
+                                     offer_h2);
     if (!ctx.ok()) return ctx.status();
     tls_ = std::move(ctx).value();
   }
@@ -270,13 +274,21 @@ Status Server::Start() {
         &nl.over_limit_response);
   }
   nl.tls = tls_.get();
+  // With HTTP/2 on, a connection's first bytes pick its protocol (the h2
+  // client preface, whether ALPN chose h2 or the client knew); off, every
+  // connection is HTTP/1.1 from its first byte.
+  const bool h2 = options_.http2 == "on";
   listener_ = std::make_unique<net::Listener>(
-      &loop_, nl, [this](net::Connection* c) { return std::make_unique<HttpConnection>(this, c); });
+      &loop_, nl, [this, h2](net::Connection* c) -> std::unique_ptr<net::ConnectionHandler> {
+        if (h2) return std::make_unique<ProtocolSwitch>(this, c);
+        return std::make_unique<HttpConnection>(this, c);
+      });
   s = listener_->Start();
   if (!s.ok()) return s;
   LogLine(LogLevel::kInfo, "listening",
           {{"addr", nl.host + ":" + std::to_string(listener_->port())},
            {"tls", tls_ ? "on" : "off"},
+           {"http2", options_.http2},
            {"fsync", options_.fsync},
            {"log", std::string(log_->kind())},
            {"apps", static_cast<int64_t>(apps_.size())}});
@@ -362,11 +374,11 @@ void Server::MaybeFinishShutdown() {
   // In-flight writes complete (and are answered) before connections close;
   // a checkpoint on the pool reads the log, which closes last.
   if (rest_->pending_writes() > 0 || checkpoint_running_) return;
-  if (!sessions_.empty()) {
+  if (!sessions_.empty() || !undecided_.empty()) {
     // Streams say goodbye with a reconnect hint first.
-    std::vector<HttpConnection*> conns;
+    std::vector<Conn*> conns;
     for (auto& [id, c] : sessions_) conns.push_back(c);
-    for (HttpConnection* c : conns) c->Shutdown();
+    for (Conn* c : conns) c->Shutdown();
     listener_->CloseAll();
     return;  // each connection's OnClose calls back here
   }

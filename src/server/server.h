@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "src/auth/jwt.h"
@@ -50,7 +51,7 @@ class Server final : public http::RequestHandler,
   // The bound port (with a :0 listen address).
   int port() const;
 
-  void OnRequest(http::Session* session, uint64_t slot, http::Request& request) override;
+  void OnRequest(http::Exchange* session, uint64_t slot, http::Request& request) override;
   bool MayRunAhead(const http::Request& request) const override;
 
   // What answers requests of connection `id`: its HTTP session, or the
@@ -69,11 +70,18 @@ class Server final : public http::RequestHandler,
                std::string data_json, const policy::Principal& who) override;
 
  private:
+  class Conn;
+  class StreamSlot;
   class HttpConnection;
+  class H2Connection;
+  class ProtocolSwitch;
   class PoolLogSource;
   struct Metrics {
     std::map<std::string, uint64_t> rejected_by_code;
     uint64_t connections_total = 0;
+    uint64_t http1_connections_total = 0;
+    uint64_t h2_connections_total = 0;
+    uint64_t h2_event_streams_total = 0;  // HTTP/2 streams that became event streams
   };
 
   // The token a request presents, checked against the app's `auth` (SPEC
@@ -96,17 +104,17 @@ class Server final : public http::RequestHandler,
   static policy::Principal PrincipalOf(const AuthResult& a);
 
   Status LoadStaticFiles();
-  void ServeStatic(http::Session* s, uint64_t slot, const http::Request& req,
+  void ServeStatic(http::Exchange* s, uint64_t slot, const http::Request& req,
                    const config::App& app, const std::vector<std::string>& segments);
   // SSE on a table or record URL; false when the request is not one.
   // `auth`: its token (the stream ends when it expires; read rules are
   // bound to it).
-  bool MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
+  bool MaybeStartSse(http::Exchange* s, uint64_t slot, const http::Request& req,
                      const config::App& app, const schema::Table& table,
                      const std::vector<std::string>& segments, const AuthResult& auth);
   // A WebSocket upgrade (RFC 6455 section 4.2): the handshake's checks, then
   // 101 and a WsStream. Every refusal closes the connection.
-  void StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+  void StartWebSocket(http::Exchange* s, uint64_t slot, const http::Request& req,
                       const std::vector<std::string>& segments);
   // The handshake steps every WebSocket endpoint shares, in this order: the
   // upgrade (an Upgrade naming websocket, a GET); the endpoint's own checks
@@ -114,45 +122,39 @@ class Server final : public http::RequestHandler,
   // Sec-WebSocket-Key, the server not shutting down); then 101. The checks
   // answer false after refusing; the parser stops at an upgrade, so a
   // refused one cannot go on as HTTP: every refusal closes.
-  void RefuseUpgrade(http::Session* s, uint64_t slot, int status, std::string_view code,
+  void RefuseUpgrade(http::Exchange* s, uint64_t slot, int status, std::string_view code,
                      std::string_view message, bool version_header = false);
-  bool CheckUpgrade(http::Session* s, uint64_t slot, const http::Request& req);
-  bool CheckHandshake(http::Session* s, uint64_t slot, const http::Request& req);
-  void AcceptWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+  bool CheckUpgrade(http::Exchange* s, uint64_t slot, const http::Request& req);
+  bool CheckHandshake(http::Exchange* s, uint64_t slot, const http::Request& req);
+  void AcceptWebSocket(http::Exchange* s, uint64_t slot, const http::Request& req,
                        const std::string& ws_protocol);
   AuthResult Authenticate(const config::App& app, const http::Request& req) const;
   // When a stream opened with `a` must end (wall ms; 0 = never): the token's
   // exp plus the leeway.
   int64_t AuthDeadline(const AuthResult& a) const;
   // Answers a failed AuthResult (401 with WWW-Authenticate).
-  void RespondAuthError(http::Session* s, uint64_t slot, const config::App& app,
+  void RespondAuthError(http::Exchange* s, uint64_t slot, const config::App& app,
                         const http::Request& req, const AuthResult& a, bool close);
   // POST /{app}/graphql with Accept: text/event-stream (docs/GRAPHQL.md).
-  void StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
+  void StartGraphql(http::Exchange* s, uint64_t slot, const http::Request& req,
                     const config::App& app, const AuthResult& auth);
   // The compatibility dialects (SPEC section 7, docs/DIALECTS.md): every
   // path under /api/ (compat.cc). Set up after the hub: the compat app and
   // the dialects' hub formats; an unknown compat_app is a start-up error.
   Status SetUpCompat();
-  void HandleCompat(http::Session* s, uint64_t slot, const http::Request& req,
+  void HandleCompat(http::Exchange* s, uint64_t slot, const http::Request& req,
                     const std::vector<std::string>& segments);
-  void StartCompatSse(http::Session* s, uint64_t slot, const http::Request& req, bool ayb);
-  void StartSnackbaseWs(http::Session* s, uint64_t slot, const http::Request& req);
-  // The connection under `s` as a stream's transport (null when it is gone),
-  // and the stream that takes it over once the response head is out (false:
-  // it carries one already).
-  stream::StreamTransport* StreamTransportOf(const http::Session* s);
-  bool SetPendingStream(const http::Session* s, std::unique_ptr<stream::Stream> st);
-  // Who a stream on `t` is for, as its hooks tell (dialect: sse, ws,
-  // graphql, ayb, snackbase; subject "" = anonymous).
-  void SetStreamIdentity(stream::StreamTransport* t, const config::App& app, std::string dialect,
-                         std::string subject);
+  void StartCompatSse(http::Exchange* s, uint64_t slot, const http::Request& req, bool ayb);
+  void StartSnackbaseWs(http::Exchange* s, uint64_t slot, const http::Request& req);
+  // Where a stream answered on request `slot` of `s` would write (the
+  // HTTP/1.1 connection, or the HTTP/2 stream); null when it is gone.
+  StreamSlot* SlotFor(http::Exchange* s, uint64_t slot);
   const config::App* FindApp(std::string_view app_id) const;
   bool WritableTable(http::Responder* r, uint64_t slot, const stream::Topic& topic,
                      const config::App** app, const schema::Table** table);
-  void Healthz(http::Session* s, uint64_t slot, const http::Request& req);
-  void MetricsPage(http::Session* s, uint64_t slot, const http::Request& req);
-  void RespondError(http::Session* s, uint64_t slot, int status, std::string_view code,
+  void Healthz(http::Exchange* s, uint64_t slot, const http::Request& req);
+  void MetricsPage(http::Exchange* s, uint64_t slot, const http::Request& req);
+  void RespondError(http::Exchange* s, uint64_t slot, int status, std::string_view code,
                     std::string_view message);
   // EventLog::Listener.
   void OnLogDurable() override;
@@ -206,7 +208,9 @@ class Server final : public http::RequestHandler,
   std::unique_ptr<hooks::Dispatcher> hooks_;
   std::unique_ptr<net::TlsContext> tls_;
   std::unique_ptr<net::Listener> listener_;
-  std::unordered_map<uint64_t, HttpConnection*> sessions_;
+  std::unordered_map<uint64_t, Conn*> sessions_;  // by connection id, either protocol
+  // Connections whose first bytes have not yet told their protocol.
+  std::unordered_set<ProtocolSwitch*> undecided_;
   Metrics metrics_;
   bool shutting_down_ = false;
   bool handles_closed_ = false;

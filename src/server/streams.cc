@@ -6,7 +6,7 @@
 #include "src/common/time.h"
 #include "src/graphql/graphql_stream.h"
 #include "src/hooks/envelope.h"
-#include "src/server/http_connection.h"
+#include "src/server/conn.h"
 #include "src/server/server.h"
 #include "src/stream/resume.h"
 #include "src/stream/sse_stream.h"
@@ -30,22 +30,12 @@ http::ResponseHead EventStreamHead(const config::App& app, const http::Request& 
 
 }  // namespace
 
-stream::StreamTransport* Server::StreamTransportOf(const http::Session* s) {
+Server::StreamSlot* Server::SlotFor(http::Exchange* s, uint64_t slot) {
   auto it = sessions_.find(s->id());
-  return it == sessions_.end() ? nullptr : it->second;
+  return it == sessions_.end() ? nullptr : it->second->SlotFor(slot);
 }
 
-void Server::SetStreamIdentity(stream::StreamTransport* t, const config::App& app,
-                               std::string dialect, std::string subject) {
-  static_cast<HttpConnection*>(t)->set_identity({&app, std::move(dialect), std::move(subject)});
-}
-
-bool Server::SetPendingStream(const http::Session* s, std::unique_ptr<stream::Stream> st) {
-  auto it = sessions_.find(s->id());
-  return it != sessions_.end() && it->second->SetPendingStream(std::move(st));
-}
-
-bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request& req,
+bool Server::MaybeStartSse(http::Exchange* s, uint64_t slot, const http::Request& req,
                            const config::App& app, const schema::Table& table,
                            const std::vector<std::string>& seg, const AuthResult& auth) {
   if (req.method != "GET") return false;
@@ -86,9 +76,8 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
   } else if (has_query_last_id) {
     sr.resume = stream::ParseResumeId(query_last_id);
   }
-  auto it = sessions_.find(s->id());
-  if (it == sessions_.end()) return true;
-  HttpConnection* conn = it->second;
+  StreamSlot* conn = SlotFor(s, slot);
+  if (conn == nullptr) return true;
   conn->set_identity({&app, "sse", auth.claims.subject});
   auto sse_stream = std::make_unique<stream::SseStream>(&stream_ctx_, conn, sr);
   sse_stream->set_auth_deadline(AuthDeadline(auth));
@@ -101,7 +90,7 @@ bool Server::MaybeStartSse(http::Session* s, uint64_t slot, const http::Request&
   return true;
 }
 
-void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+void Server::StartWebSocket(http::Exchange* s, uint64_t slot, const http::Request& req,
                             const std::vector<std::string>& seg) {
   if (!CheckUpgrade(s, slot, req)) return;
   const config::App* app = seg.empty() ? nullptr : FindApp(seg[0]);
@@ -138,9 +127,8 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
     if (k == "retained") wr.retained = stream::QueryFlag(v);
     if (k == "lastEventId") wr.resume = stream::ParseResumeId(v);
   }
-  auto it = sessions_.find(s->id());
-  if (it == sessions_.end()) return;
-  HttpConnection* conn = it->second;
+  StreamSlot* conn = SlotFor(s, slot);
+  if (conn == nullptr) return;
   wr.who = PrincipalOf(auth);
   conn->set_identity({app, "ws", auth.claims.subject});
   auto ws = std::make_unique<stream::WsStream>(&stream_ctx_, conn, this, wr);
@@ -152,7 +140,7 @@ void Server::StartWebSocket(http::Session* s, uint64_t slot, const http::Request
   AcceptWebSocket(s, slot, req, auth.ws_protocol);
 }
 
-void Server::RefuseUpgrade(http::Session* s, uint64_t slot, int status, std::string_view code,
+void Server::RefuseUpgrade(http::Exchange* s, uint64_t slot, int status, std::string_view code,
                            std::string_view message, bool version_header) {
   ++metrics_.rejected_by_code[std::string(code)];
   http::ResponseHead head;
@@ -163,7 +151,7 @@ void Server::RefuseUpgrade(http::Session* s, uint64_t slot, int status, std::str
   s->Respond(slot, head, http::ErrorBody(code, message));
 }
 
-bool Server::CheckUpgrade(http::Session* s, uint64_t slot, const http::Request& req) {
+bool Server::CheckUpgrade(http::Exchange* s, uint64_t slot, const http::Request& req) {
   const std::string* upgrade = req.FindHeader("upgrade");
   std::string proto = upgrade ? *upgrade : "";
   std::transform(proto.begin(), proto.end(), proto.begin(),
@@ -179,7 +167,7 @@ bool Server::CheckUpgrade(http::Session* s, uint64_t slot, const http::Request& 
   return true;
 }
 
-bool Server::CheckHandshake(http::Session* s, uint64_t slot, const http::Request& req) {
+bool Server::CheckHandshake(http::Exchange* s, uint64_t slot, const http::Request& req) {
   const std::string* version = req.FindHeader("sec-websocket-version");
   if (version == nullptr || *version != "13") {
     RefuseUpgrade(s, slot, 400, "bad_websocket_version",
@@ -203,7 +191,7 @@ bool Server::CheckHandshake(http::Session* s, uint64_t slot, const http::Request
   return true;
 }
 
-void Server::AcceptWebSocket(http::Session* s, uint64_t slot, const http::Request& req,
+void Server::AcceptWebSocket(http::Exchange* s, uint64_t slot, const http::Request& req,
                              const std::string& ws_protocol) {
   http::ResponseHead head;
   head.status = 101;
@@ -215,7 +203,7 @@ void Server::AcceptWebSocket(http::Session* s, uint64_t slot, const http::Reques
   s->StartStream(slot, head);
 }
 
-void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& req,
+void Server::StartGraphql(http::Exchange* s, uint64_t slot, const http::Request& req,
                           const config::App& app, const AuthResult& auth) {
   if (req.method != "POST") {
     ++metrics_.rejected_by_code["method_not_allowed"];
@@ -272,9 +260,8 @@ void Server::StartGraphql(http::Session* s, uint64_t slot, const http::Request& 
       }
     }
   }
-  auto it = sessions_.find(s->id());
-  if (it == sessions_.end()) return;
-  HttpConnection* conn = it->second;
+  StreamSlot* conn = SlotFor(s, slot);
+  if (conn == nullptr) return;
   conn->set_identity({&app, "graphql", auth.claims.subject});
   const schema::Table* table = app.schema.FindByName(plan.table);
   auto gql = std::make_unique<graphql::GraphqlStream>(&stream_ctx_, conn, app.app_id,
@@ -301,8 +288,8 @@ void Server::EmitStreamHook(std::string_view hook, stream::StreamTransport* t,
                             std::string_view topic, std::string_view message_json) {
   if (hooks_ == nullptr) return;
   // Every stream's transport is one of our connections.
-  auto* conn = static_cast<HttpConnection*>(t);
-  const HttpConnection::Identity& who = conn->identity();
+  auto* conn = static_cast<StreamSlot*>(t);
+  const StreamSlot::Identity& who = conn->identity();
   if (who.app == nullptr || who.app->hooks.count(std::string(hook)) == 0) return;
   const hooks::Subject subject =
       who.subject.empty() ? std::nullopt : std::optional<std::string_view>(who.subject);

@@ -277,7 +277,7 @@ class FakeTransport : public Transport {
 // Answers nothing by itself; POSTs stand for writes (they may run ahead).
 class Recorder : public RequestHandler {
  public:
-  void OnRequest(Session*, uint64_t slot, Request& r) override {
+  void OnRequest(eventide::http::Exchange*, uint64_t slot, Request& r) override {
     slots.push_back(slot);
     paths.push_back(r.path);
   }
@@ -332,7 +332,7 @@ TEST(SessionTest, RequestsAnsweredAtOnceLetTheNextOnesThroughInOneFeed) {
   // A handler that answers GETs on the spot, as the server does.
   class Answering : public Recorder {
    public:
-    void OnRequest(Session* s, uint64_t slot, Request& r) override {
+    void OnRequest(eventide::http::Exchange* s, uint64_t slot, Request& r) override {
       Recorder::OnRequest(s, slot, r);
       if (r.method == "GET") s->Respond(slot, ResponseHead{}, r.path);
     }
