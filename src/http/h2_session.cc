@@ -48,6 +48,7 @@ struct H2Session::Stream {
   bool end = false;         // END_STREAM once `out` is framed
   bool deferred = false;    // the data provider waits for bytes
   bool marked = false;      // seen incomplete by ExpireIncompleteRequests
+  bool reset_after = false;  // answered before the request was whole: RST once sent
   std::string out;          // body bytes not framed yet: out[off, size)
   size_t off = 0;
   size_t pending() const { return out.size() - off; }
@@ -138,6 +139,20 @@ struct H2Callbacks {
     return 0;
   }
 
+  // A response sent whole to a request that was not: RST_STREAM NO_ERROR
+  // now tells the client to stop sending it (RFC 9113 section 8.1). Not
+  // before: a stream with a reset queued sends no response headers.
+  static int FrameSend(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    H2Session::Stream* st = Self(user)->Find(static_cast<uint64_t>(frame->hd.stream_id));
+    if (st != nullptr && st->reset_after) {
+      st->reset_after = false;
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
+
   static int StreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
     H2Session* self = Self(user);
     auto it = self->streams_.find(stream_id);
@@ -197,6 +212,7 @@ H2Session::H2Session(H2Host* host, RequestHandler* handler, const H2Options& opt
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, H2Callbacks::FrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::StreamClose);
   nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::SendData);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::FrameSend);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // Streams beyond the limit the peer was told are refused by the library.
@@ -373,14 +389,12 @@ void H2Session::Respond(uint64_t slot, const ResponseHead& head, std::string_vie
   Stream* st = Find(slot);
   if (st == nullptr || st->responded) return;
   // A request answered before it was whole (a limit, an early error): the
-  // rest of it is not wanted. RST_STREAM NO_ERROR after the answer tells the
-  // client to stop sending (RFC 9113 section 8.1).
-  const bool early = !st->complete;
-  SubmitHead(st, head, body, false);
-  if (early) {
+  // rest of it is not wanted (FrameSend resets the stream once it is sent).
+  if (!st->complete) {
     st->complete = true;
-    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    st->reset_after = true;
   }
+  SubmitHead(st, head, body, false);
   host_->WantFlush();
 }
 
