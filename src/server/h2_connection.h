@@ -50,10 +50,17 @@ class Server::H2Connection final : public Server::Conn,
   void OnClose() override;
 
   // http::H2Host
-  void Send(std::string_view bytes) override { conn_->Send(bytes); }
-  void Close() override { conn_->Close(); }
+  // Frames are gathered and handed to the connection once per session call,
+  // so under TLS a turn's frames become few records, not one per frame.
+  void Send(std::string_view bytes) override { out_.append(bytes); }
+  void Close() override {
+    TakeOutput();
+    conn_->Close();
+  }
   void WantFlush() override { conn_->RequestFlush(); }
-  size_t pending_output_bytes() const override { return conn_->pending_output_bytes(); }
+  size_t pending_output_bytes() const override {
+    return conn_->pending_output_bytes() + out_.size();
+  }
   void OnStreamStarted(uint64_t slot) override;
   void OnStreamDrained(uint64_t slot) override;
   void OnStreamClosed(uint64_t slot) override;
@@ -67,6 +74,8 @@ class Server::H2Connection final : public Server::Conn,
   // timeout with no stream open, and the slowloris check.
   void SetStreamTimer(uint64_t slot, uint64_t timeout_ms);
   void ArmTimer();
+  // Hands the gathered frames to the connection.
+  void TakeOutput();
   static int64_t NowMs();
 
   Server* server_;
@@ -74,6 +83,7 @@ class Server::H2Connection final : public Server::Conn,
   http::H2Session session_;
   std::map<uint64_t, std::unique_ptr<H2Stream>> streams_;  // by slot (stream id)
   std::multimap<int64_t, uint64_t> timers_;                // deadline -> slot
+  std::string out_;                                        // frames not yet given to conn_
   int64_t idle_since_ms_ = 0;    // no stream open since (0: some are)
   int64_t next_expire_ms_ = 0;   // the next slowloris check (0: none due)
   int64_t armed_ms_ = 0;         // the deadline the timer is armed for (0: none)
