@@ -15,6 +15,10 @@ namespace {
 // connection's buffer growing without bound.
 constexpr size_t kHighWaterBytes = 256 << 10;
 
+// A stream's drained buffer keeps its capacity up to this; a bigger one (a
+// burst, a catch-up) is freed.
+constexpr size_t kKeepBufferBytes = 64 << 10;
+
 // HTTP/2 forbids connection-specific header fields (RFC 9113 section 8.2.2).
 bool ConnectionSpecific(std::string_view lower) {
   return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
@@ -190,7 +194,12 @@ struct H2Callbacks {
     self->host_->Send(std::string_view(st->out).substr(st->off, length));
     st->off += length;
     if (st->off == st->out.size()) {
-      st->out.clear();
+      // Drained: a burst's buffer is not kept for the stream's whole life.
+      if (st->out.capacity() > kKeepBufferBytes) {
+        std::string().swap(st->out);
+      } else {
+        st->out.clear();
+      }
       st->off = 0;
     }
     const auto id = static_cast<uint64_t>(st->id);
@@ -316,6 +325,12 @@ void H2Session::DispatchCompleted() {
     r.upgrade = false;
     r.version_minor = 1;
     handler_->OnRequest(this, static_cast<uint64_t>(id), r);
+    // The request is not needed once handed over (an event stream lives on
+    // without it). Streams close only while frames are sent, so `st` is live.
+    if (Stream* still = Find(static_cast<uint64_t>(id))) {
+      still->req = Request();
+      still->cookie = std::string();
+    }
   }
 }
 
