@@ -6,24 +6,25 @@
 //   h2   `eventide serve --tls auto --http2 on`: a page on that https origin
 //        opens ten EventSources on /realtime-demo/message (distinct query
 //        strings); writes, half POSTed by the page's fetch (on the same h2
-//        connection) and half by Node, reach all ten. HTTP/2 is shown three
-//        ways: Chromium's DevTools protocol reports every EventSource
-//        response as "h2" and on one connection, and the server's /metrics
-//        counts ten h2 event streams and ten SSE subscribers (so none is on
-//        HTTP/1.1). A WebSocket from the same page opens beside them on its
-//        own HTTP/1.1 connection (no RFC 8441). Then, twice: SIGKILL, restart on the same port and data
-//        directory, and the EventSources reconnect by themselves with
-//        Last-Event-ID, again over h2. Each of the ten must end with every
-//        acknowledged record exactly once, in order, at the POST's
-//        Event-Position, with no reset notice; once a stream has ended,
-//        Resource Timing's nextHopProtocol says "h2" for it too.
+//        connection) and half by Node, reach all ten. HTTP/2 is shown by
+//        Chromium's DevTools protocol (every EventSource response "h2", all
+//        on one connection) and by the server's /metrics (ten h2 event
+//        streams and ten SSE subscribers, so none is on HTTP/1.1). A
+//        WebSocket from the same page opens beside them on a connection of
+//        its own, over HTTP/1.1 (no RFC 8441). Then, twice: SIGKILL, restart
+//        on the same port and data directory, and the EventSources reconnect
+//        by themselves with Last-Event-ID, again over h2. Each of the ten
+//        must end with every acknowledged record exactly once, in order, at
+//        the POST's Event-Position, with no reset notice; Resource Timing's
+//        nextHopProtocol says "h2" for each ended stream.
 //   h1   the same page against `--http2 off`: the ten EventSources do not all
 //        open, and a write does not reach all ten within NEGATIVE_MS. This is
 //        the failure the feature removes, and shows that the h2 phase could
-//        fail. It relies on Chromium's cap of six connections per origin
-//        (net/socket/client_socket_pool_manager.cc), which is not
-//        configurable from the command line; if a Chromium ever raised it
-//        past nine, this phase would fail and say so.
+//        fail. It relies on Chromium's cap of six HTTP/1.1 connections per
+//        origin (max sockets per group, net/socket/client_socket_pool_manager.cc),
+//        which the test leaves as it is: deterministic (20 of 20 runs opened
+//        exactly six), and if a Chromium ever raised it past nine this phase
+//        would fail and say so.
 //
 //   tests/clients/h2_browser.sh EVENTIDE_BIN APPS_DIR [--artifacts DIR]
 //
