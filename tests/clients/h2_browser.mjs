@@ -65,7 +65,23 @@ const WAIT_MS = 15000;
 // How long the h1 phase gives a write to reach all ten: far longer than it
 // takes over h2 (milliseconds), far shorter than the test's bound.
 const NEGATIVE_MS = 3000;
+// The whole run's bound, inside ctest's TIMEOUT (180 s): a normal run takes
+// about ten seconds.
+const WATCHDOG_MS = 150000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The server processes this run spawned and has not killed yet: killed (by
+// their own pid) if the run is stopped or overruns, so none outlives it.
+const live = new Set();
+const tempDirs = new Set();
+function killLive(why) {
+  console.log(`FAIL h2-browser: ${why}`);
+  for (const p of live) p.kill('SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  process.exit(1);
+}
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => killLive(`stopped by ${sig}`));
+setTimeout(() => killLive(`not done after ${WATCHDOG_MS} ms`), WATCHDOG_MS).unref();
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -136,7 +152,14 @@ class Server {
     this.proc = spawn(args.bin, ['serve', '--apps', join(this.dir, 'apps'), '--data', join(this.dir, 'data'),
       '--listen', `127.0.0.1:${this.port}`, '--tls', 'auto', '--http2', this.http2, '--fsync', 'always',
       '--config', join(this.dir, 'server.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise((r) => this.proc.once('exit', r));
+    const proc = this.proc;
+    live.add(proc);
+    const exited = new Promise((r) => proc.once('exit', (code, signal) => {
+      live.delete(proc);
+      // Not by our kill9: the server died by itself (checkServerLog says so).
+      if (this.proc === proc) this.log += `--- exited by itself: code ${code}, signal ${signal}\n`;
+      r();
+    }));
     this.proc.stderr.on('data', (d) => { this.log += d; });
     const deadline = Date.now() + WAIT_MS;
     while (Date.now() < deadline) {
@@ -150,7 +173,11 @@ class Server {
     const p = this.proc;
     this.proc = null;
     this.log += '--- kill -9\n';
-    return new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); });
+    if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+    return new Promise((r) => {
+      p.once('exit', r);
+      p.kill('SIGKILL');
+    });
   }
   // /metrics as {"name{labels}": value}.
   async metrics() {
@@ -281,7 +308,8 @@ const report = {}; // figures for the summary line
 // browser trusts the certificate, so a failed one is the server's).
 function checkServerLog(server) {
   for (const line of server.log.split('\n')) {
-    if (/"level":"(warn|error|fatal)"/.test(line) || line.includes('"msg":"tls error"')) {
+    if (/"level":"(warn|error|fatal)"/.test(line) || line.includes('"msg":"tls error"') ||
+        line.startsWith('--- exited by itself')) {
       check(false, `the server logged ${line}`);
     }
   }
@@ -500,6 +528,7 @@ async function main() {
     for (const [name, phase] of [['h2', phaseH2], ['h1', phaseH1]]) {
       if (args.only && args.only !== name) continue;
       const dir = mkdtempSync(join(tmpdir(), `eventide-h2-browser-${name}-`));
+      tempDirs.add(dir);
       makeApps(dir);
       const artifacts = { metrics: [], tab: null, server: null };
       problems.length = 0;
@@ -523,6 +552,7 @@ async function main() {
       if (artifacts.tab) await artifacts.tab.context.close().catch(() => {});
       if (artifacts.server) await artifacts.server.kill9();
       rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
     }
   } finally {
     await browser.close();
