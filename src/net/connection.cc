@@ -62,6 +62,10 @@ void Connection::Start(std::unique_ptr<ConnectionHandler> handler, TlsContext* t
   ResumeReading();
 }
 
+std::string_view Connection::alpn() const {
+  return tls_ ? tls_->alpn() : std::string_view();
+}
+
 void Connection::AppendOwned(std::string_view bytes) {
   if (bytes.empty()) return;
   if (pieces_.empty() || pieces_.back().shared) pieces_.push_back(Piece{nullptr, owned_.size(), 0});

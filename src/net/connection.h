@@ -60,6 +60,8 @@ class Connection {
   uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
   bool tls() const { return tls_ != nullptr; }
+  // Under TLS, the protocol ALPN selected ("" in the clear or without one).
+  std::string_view alpn() const;
   bool closing() const { return closing_; }
 
   // Queues bytes for the peer (encrypted under TLS). Ignored once closing.

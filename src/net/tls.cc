@@ -154,6 +154,13 @@ size_t TlsSession::TakeOutput(std::string* out) {
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
+std::string_view TlsSession::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  SSL_get0_alpn_selected(ssl_, &p, &n);
+  return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), n);
+}
+
 void TlsSession::Shutdown() {
   if (failed_ || !handshake_done_) return;
   SSL_shutdown(ssl_);

@@ -53,6 +53,8 @@ class TlsSession {
   // Appends the ciphertext waiting to be sent to *out; returns its size.
   size_t TakeOutput(std::string* out);
   bool handshake_done() const { return handshake_done_; }
+  // The protocol ALPN selected ("h2", "http/1.1"), "" when none was.
+  std::string_view alpn() const;
   bool peer_closed() const { return peer_closed_; }
   // Queues our close_notify.
   void Shutdown();

@@ -254,12 +254,21 @@ Server::ProtocolSwitch::ProtocolSwitch(Server* server, net::Connection* conn)
 
 void Server::ProtocolSwitch::OnData(std::string_view data) {
   if (inner_) return inner_->OnData(data);
-  head_.append(data);
-  const size_t n = std::min(head_.size(), kClientPreface.size());
-  const bool preface_so_far = std::string_view(head_).substr(0, n) == kClientPreface.substr(0, n);
-  if (preface_so_far && head_.size() < kClientPreface.size()) return;  // too early to tell
+  // Under TLS, what ALPN chose is the protocol (RFC 9113 section 3.2: a
+  // client that chose h2 and sends something else gets nghttp2's bad-preface
+  // GOAWAY). In the clear, or without ALPN, the first bytes tell.
+  const std::string_view alpn = conn_->alpn();
+  bool h2 = alpn == "h2";
+  if (alpn.empty()) {
+    head_.append(data);
+    const size_t n = std::min(head_.size(), kClientPreface.size());
+    h2 = std::string_view(head_).substr(0, n) == kClientPreface.substr(0, n);
+    if (h2 && head_.size() < kClientPreface.size()) return;  // too early to tell
+  } else {
+    head_.append(data);
+  }
   server_->undecided_.erase(this);
-  if (preface_so_far) {
+  if (h2) {
     inner_ = std::make_unique<H2Connection>(server_, conn_);
   } else {
     inner_ = std::make_unique<HttpConnection>(server_, conn_);
