@@ -119,6 +119,14 @@ TEST(Http2Test, TlsOffersH2ByAlpnAndOffKeepsHttp11) {
   // A client that offers only http/1.1 gets it.
   out = Curl("-k --http1.1 -o /dev/null -w '%{http_version}' " + url);
   EXPECT_EQ(out, "1.1");
+  // What ALPN chose holds: HTTP/1.1 bytes after choosing h2 are not answered as HTTP/1.1.
+  out = RunCommand("printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | timeout 5 openssl s_client "
+                   "-quiet -alpn h2 -connect 127.0.0.1:" + std::to_string(port) + " 2>/dev/null");
+  EXPECT_EQ(out.find("HTTP/1.1 200"), std::string::npos) << out;
+  out = RunCommand("printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | timeout 5 "
+                   "openssl s_client -quiet -alpn http/1.1 -connect 127.0.0.1:" + std::to_string(port) +
+                   " 2>/dev/null");
+  EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << "the same bytes after choosing http/1.1";
   ASSERT_EQ(s.Terminate(), 0);
 
   port = s.Start({"--tls", "auto", "--http2", "off"});
