@@ -43,6 +43,23 @@ struct StreamOptions {
   // notice: a burst of 10,000 SYNs overflows the server's accept backlog.
   int connect_concurrency = 200;
   int64_t connect_timeout_us = 60'000'000;
+  // SSE subscribers as HTTP/2 streams (h2c, prior knowledge): spread
+  // round-robin over h2_connections connections to each URL instead of one
+  // HTTP/1.1 connection each. The writer stays on HTTP/1.1. Keep
+  // subscribers per connection within the server's
+  // limits.max_concurrent_streams (128 by default): the rest would wait.
+  bool http2 = false;
+  int h2_connections = 1;
+  // The flow-control window this client grants the server, per stream and
+  // per connection (nghttp2 sends a WINDOW_UPDATE when half is consumed).
+  // 128 KiB, not a browser's megabytes: a window larger than the server's
+  // 256 KiB output high-water mark (src/http/h2_session.cc) lets a burst
+  // reach that mark, and the frames held back there can then wait for the
+  // server's next wake-up (the next request or timer, up to the 15 s SSE
+  // heartbeat) — deliveries stall. Below the mark, the server's output is
+  // paced by our WINDOW_UPDATEs instead, which always wake it. Larger values
+  // reproduce the stall (docs/LOAD.md).
+  int32_t h2_window_bytes = 128 << 10;
 
   // fanout
   double rate = 100;  // writes per second
@@ -77,7 +94,10 @@ struct StreamOptions {
 
   // idle
   int64_t hold_us = 10'000'000;
-  pid_t server_pid = 0;  // 0: no RSS figures
+  // idle and fanout: the server's RSS before connecting and once all are
+  // connected; fanout also its CPU time (utime + stime) over the measured
+  // window. 0: no server figures.
+  pid_t server_pid = 0;
 
   bool json = false;
 };
