@@ -12,11 +12,14 @@
 #           HTTP/1.1 (--h1), and wrk (HTTP/1.1); DEPTH requests in flight per
 #           connection (HTTP/2 streams, HTTP/1.1 pipelining), and POST also
 #           with one in flight
-#   fanout  SUBSCRIBERS SSE subscribers (eventide-load fanout, RATE writes/s):
+#   fanout  SUBSCRIBERS SSE subscribers (eventide-load fanout, at each of RATES):
 #           as HTTP/2 streams spread over H2_CONNECTIONS connections, and on as
 #           many HTTP/1.1 connections; each on a fresh server, whose RSS before
 #           and after subscribing gives the memory per subscriber, and whose
-#           utime+stime over the measured window the CPU per delivery
+#           utime+stime over the measured window the CPU per delivery. Then
+#           (BIG_WINDOW=1, the default; first rate) HTTP/2 once more with a browser's 15 MiB
+#           receive window instead of eventide-load's 192 KiB, which shows
+#           the server's stall above its 256 KiB output high-water mark
 #
 # h2 and h1 alternate which goes first from one round to the next. Every
 # figure goes to OUT_DIR/results.tsv (fan-out JSON lines to runs.jsonl); the
@@ -24,7 +27,7 @@
 # ratios taken pair by pair within a round, then their median.
 #
 # Only loopback. Every tool runs under `timeout`, so the script stops by itself
-# (about 70 s a round at the defaults); it kills only the servers it started,
+# (about 90 s a round at the defaults); it kills only the servers it started,
 # by PID.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -39,7 +42,9 @@ CONNECTIONS="${CONNECTIONS:-16}"
 DEPTH="${DEPTH:-10}"
 SUBSCRIBERS="${SUBSCRIBERS:-1000}"
 H2_CONNECTIONS="${H2_CONNECTIONS:-10}"
-RATE="${RATE:-500}"
+# Write rates for the fan-out: the first one both transports sustain (latency
+# and CPU compared at equal work), the second beyond (the delivery ceiling).
+RATES="${RATES:-500 2000}"
 secs="$SECONDS_PER_RUN"
 results="$out/results.tsv"
 runs="$out/runs.jsonl"
@@ -81,16 +86,35 @@ start_server() {
 
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$results"; }
 
+# The server's utime+stime in clock ticks (/proc/PID/stat fields 14 and 15,
+# counted after the parenthesised name).
+hz="$(getconf CLK_TCK)"
+cpu_ticks() { sed 's/^.*) //' "/proc/$server_pid/stat" | awk '{ print $12 + $13 }'; }
+
+# rest_figures ROUND CASE REQUESTS TICKS_BEFORE WALL_US: the server's CPU per
+# request over the whole run, and how busy its core was (1 = saturated, so
+# req/s is the server's ceiling, not the load tool's).
+rest_figures() {
+  local ticks=$(( $(cpu_ticks) - $4 ))
+  record "$1" "$2.cpu_us" "$(awk -v t="$ticks" -v hz="$hz" -v n="$3" \
+    'BEGIN { print (n > 0 ? t / hz * 1e6 / n : 0) }')"
+  record "$1" "$2.busy" "$(awk -v t="$ticks" -v hz="$hz" -v w="$5" 'BEGIN { print t / hz / (w / 1e6) }')"
+}
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+
 # h2load_run ROUND CASE ARGS… : records req/s, and any failed/non-2xx answers
 h2load_run() {
-  local round="$1" case="$2" text rps total ok
+  local round="$1" case="$2" text rps total ok t0 w0
   shift 2
-  text="$(taskset -c 1 timeout $((secs + 30)) h2load -c "$CONNECTIONS" -D "$secs" \
-    --warm-up-time 1 "$@" 2>&1)" || true
+  # No --warm-up-time: the counts then cover the whole run, as the CPU does.
+  t0="$(cpu_ticks)" w0="$(now_us)"
+  text="$(taskset -c 1 timeout $((secs + 30)) h2load -c "$CONNECTIONS" -D "$secs" "$@" 2>&1)" ||
+    true
   rps="$(sed -n 's/^finished in [0-9.]*m\?s, \([0-9.]*\) req\/s.*/\1/p' <<< "$text")"
   total="$(sed -n 's/^requests: \([0-9]*\) total.*/\1/p' <<< "$text")"
   ok="$(sed -n 's/^status codes: \([0-9]*\) 2xx.*/\1/p' <<< "$text")"
   record "$round" "$case" "${rps:-0}"
+  rest_figures "$round" "$case" "${total:-0}" "$t0" $(( $(now_us) - w0 ))
   if [ -z "$ok" ] || [ "${total:-0}" != "$ok" ]; then
     record "$round" "$case.errors" "$(( ${total:-0} - ${ok:-0} ))"
     echo "http2.sh: $case: $(grep -E '^(requests|status codes):' <<< "$text" | tr '\n' ' ')" >&2
@@ -100,11 +124,14 @@ h2load_run() {
 
 # wrk_run ROUND CASE SCRIPT URL : records req/s (DEPTH pipelined per connection)
 wrk_run() {
-  local text rps
+  local text rps total t0 w0
+  t0="$(cpu_ticks)" w0="$(now_us)"
   text="$(taskset -c 1 timeout $((secs + 30)) wrk -t1 -c"$CONNECTIONS" -d"${secs}s" \
     -s "$root/tools/bench/$3" "$4" -- "$DEPTH" 2>&1)" || true
   rps="$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<< "$text")"
+  total="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' <<< "$text")"
   record "$1" "$2" "${rps:-0}"
+  rest_figures "$1" "$2" "${total:-0}" "$t0" $(( $(now_us) - w0 ))
   if grep -q -E '^ *(Non-2xx|Socket errors)' <<< "$text"; then
     echo "http2.sh: $2: $(grep -E '^ *(Non-2xx|Socket errors)' <<< "$text" | tr '\n' ' ')" >&2
     record "$1" "$2.errors" 1
@@ -139,16 +166,21 @@ rest_round() {
 }
 
 fanout_run() {
-  local round="$1" proto="$2" line
+  local round="$1" proto="$2" rate="$3" line tag="r$3.$2"
   local args=()
-  [ "$proto" = h2 ] && args=(--http2 --h2-connections "$H2_CONNECTIONS")
+  case "$proto" in
+    h2) args=(--http2 --h2-connections "$H2_CONNECTIONS") ;;
+    # A browser's window (Chrome: 15 MiB): above the server's 256 KiB output
+    # high-water mark, where deliveries can stall (docs/PERFORMANCE.md).
+    h2big) args=(--http2 --h2-connections "$H2_CONNECTIONS" --h2-window-bytes 15728640) ;;
+  esac
   start_server
   line="$(timeout $((secs + 150)) "$load" fanout --url "$base/realtime-demo/message" \
-    -n "$SUBSCRIBERS" --rate "$RATE" -d "${secs}s" --warmup 1s --server-pid "$server_pid" \
+    -n "$SUBSCRIBERS" --rate "$rate" -d "${secs}s" --warmup 1s --server-pid "$server_pid" \
     --cpu 1 --json "${args[@]}" 2>/dev/null | tail -1)" || true
   stop_server
-  echo "{\"round\":$round,\"transport\":\"$proto\",\"run\":${line:-null}}" >> "$runs"
-  python3 - "$round" "$proto" "$line" >> "$results" <<'EOF'
+  echo "{\"round\":$round,\"case\":\"$tag\",\"run\":${line:-null}}" >> "$runs"
+  python3 - "$round" "$tag" "$line" >> "$results" <<'EOF'
 import json, sys
 round_, proto, line = sys.argv[1], sys.argv[2], sys.argv[3]
 try:
@@ -163,24 +195,28 @@ for key, value in [("deliveries_per_second", d["deliveries_per_second"]),
                    ("p50_ms", d["latency_ms"]["p50"]), ("p99_ms", d["latency_ms"]["p99"]),
                    ("cpu_us_per_delivery", d["server_cpu_us_per_delivery"]),
                    ("rss_per_subscriber_bytes", d["rss_per_subscriber_bytes"]),
-                   ("connect_seconds", d["connect_seconds"]),
+                   ("connect_seconds", d["connect_seconds"]), ("missing", d["missing"]),
                    ("complete_in_order", 1 if clean else 0)]:
     print(f"{round_}\tfanout.{proto}.{key}\t{value}")
 EOF
-  echo "round $round fanout $proto: $(grep -P "^$round\tfanout\.$proto\." "$results" |
-    cut -f2,3 | sed "s/fanout\.$proto\.//" | tr '\t\n' '= ')" >&2
+  echo "round $round fanout $tag: $(grep -F "$(printf '%s\tfanout.%s.' "$round" "$tag")" "$results" |
+    cut -f2,3 | sed "s/fanout\.$tag\.//" | tr '\t\n' '= ')" >&2
 }
 
 for round in $(seq 1 "$ROUNDS"); do
   order="h2 h1"
   [ $((round % 2)) -eq 0 ] && order="h1 h2"
   rest_round "$round" "$order"
-  for proto in $order; do fanout_run "$round" "$proto"; done
+  for rate in $RATES; do
+    for proto in $order; do fanout_run "$round" "$proto" "$rate"; done
+  done
+  if [ "${BIG_WINDOW:-1}" = 1 ]; then fanout_run "$round" h2big "${RATES%% *}"; fi
 done
 
-python3 - "$results" "$ROUNDS" "$CONNECTIONS" "$DEPTH" "$SUBSCRIBERS" "$H2_CONNECTIONS" "$RATE" <<'EOF'
+python3 - "$results" "$ROUNDS" "$CONNECTIONS" "$DEPTH" "$SUBSCRIBERS" "$H2_CONNECTIONS" "$RATES" <<'EOF'
 import collections, statistics, sys
-path, rounds, conns, depth, subs, h2c, rate = sys.argv[1:8]
+path, rounds, conns, depth, subs, h2c, rates = sys.argv[1:8]
+rates = rates.split()
 by = collections.defaultdict(dict)  # case -> round -> value
 for row in open(path):
     r, case, value = row.rstrip("\n").split("\t")
@@ -200,30 +236,43 @@ def fmt(x, digits=0):
     return f"{x:,.{digits}f}"
 
 print()
-print(f"REST, {conns} connections, medians of {rounds} rounds (req/s); h2/h1 paired by round:")
-print("| case | HTTP/2 (h2load) | HTTP/1.1 (h2load --h1) | HTTP/1.1 (wrk) | h2 / h1 |")
-print("|---|---|---|---|---|")
-print(f"| GET one record, {depth} in flight | {fmt(med('get.h2'))} | {fmt(med('get.h1'))} | "
-      f"{fmt(med('get.wrk'))} | {ratio('get.h2', 'get.h1')} vs h2load, {ratio('get.h2', 'get.wrk')} vs wrk |")
-print(f"| POST, {depth} in flight | {fmt(med('post.h2'))} | – (h2load sends 1) | "
-      f"{fmt(med('post.wrk'))} | {ratio('post.h2', 'post.wrk')} vs wrk |")
-print(f"| POST, 1 in flight | {fmt(med('post1.h2'))} | {fmt(med('post1.h1'))} | – | "
-      f"{ratio('post1.h2', 'post1.h1')} |")
-print()
-print(f"Fan-out, {subs} SSE subscribers, {rate} writes/s: HTTP/2 = {subs} streams on {h2c} "
-      f"connections, HTTP/1.1 = {subs} connections; medians of {rounds} rounds:")
-print("| | HTTP/2 | HTTP/1.1 | h2 / h1 |")
-print("|---|---|---|---|")
+print(f"REST, {conns} connections, medians of {rounds} rounds; h2/h1 taken pair by pair in a "
+      "round (median, min–max). Server CPU: utime+stime per request over the run, and in "
+      "brackets the share of its core it used (≈1: the server is the bottleneck).")
+print("| case | HTTP/2 req/s | HTTP/1.1 req/s | h2 / h1 | server CPU µs/req, HTTP/2 | HTTP/1.1 "
+      "| h2 / h1 |")
+print("|---|---|---|---|---|---|---|")
+cases = [(f"GET one record, {depth} in flight (h1: h2load --h1, pipelined)", "get.h2", "get.h1"),
+         (f"GET one record, {depth} in flight (h1: wrk, pipelined)", "get.h2", "get.wrk"),
+         (f"POST, {depth} in flight (h1: wrk, pipelined)", "post.h2", "post.wrk"),
+         ("POST, 1 in flight (h2load both)", "post1.h2", "post1.h1")]
+for label, a, b in cases:
+    print(f"| {label} | {fmt(med(a))} | {fmt(med(b))} | {ratio(a, b)} | "
+          f"{fmt(med(a + '.cpu_us'), 2)} ({fmt(med(a + '.busy'), 2)}) | "
+          f"{fmt(med(b + '.cpu_us'), 2)} ({fmt(med(b + '.busy'), 2)}) | "
+          f"{ratio(a + '.cpu_us', b + '.cpu_us')} |")
 rows = [("deliveries/s", "deliveries_per_second", 0), ("p50 latency, ms", "p50_ms", 2),
         ("p99 latency, ms", "p99_ms", 2), ("server CPU per delivery, µs", "cpu_us_per_delivery", 3),
         ("server RSS per subscriber, bytes", "rss_per_subscriber_bytes", 0),
-        ("time to subscribe all, s", "connect_seconds", 3)]
-for label, key, digits in rows:
-    a, b = f"fanout.h2.{key}", f"fanout.h1.{key}"
-    print(f"| {label} | {fmt(med(a), digits)} | {fmt(med(b), digits)} | {ratio(a, b)} |")
-ok2 = sum(by.get("fanout.h2.complete_in_order", {}).values())
-ok1 = sum(by.get("fanout.h1.complete_in_order", {}).values())
-print(f"| runs with every event delivered once, in order | {ok2:.0f} of {rounds} | {ok1:.0f} of {rounds} | |")
+        ("time to subscribe all, s", "connect_seconds", 3),
+        ("deliveries missing at the end", "missing", 0)]
+for i, rate in enumerate(rates):
+    big = i == 0 and f"fanout.r{rate}.h2big.missing" in by
+    print()
+    print(f"Fan-out, {subs} SSE subscribers, {rate} writes/s ({int(subs) * int(rate):,} "
+          f"deliveries/s offered): HTTP/2 = {subs} streams on {h2c} connections, HTTP/1.1 = "
+          f"{subs} connections; medians of {rounds} rounds:")
+    print("| | HTTP/2 | HTTP/1.1 | h2 / h1 |" + (" HTTP/2, 15 MiB window |" if big else ""))
+    print("|---|---|---|---|" + ("---|" if big else ""))
+    for label, key, digits in rows:
+        a, b, c = (f"fanout.r{rate}.{p}.{key}" for p in ("h2", "h1", "h2big"))
+        r = ratio(a, b) if key != "missing" else ""
+        print(f"| {label} | {fmt(med(a), digits)} | {fmt(med(b), digits)} | {r} |" +
+              (f" {fmt(med(c), digits)} |" if big else ""))
+    ok = {p: sum(by.get(f"fanout.r{rate}.{p}.complete_in_order", {}).values())
+          for p in ("h2", "h1", "h2big")}
+    print(f"| runs with every event delivered once, in order | {ok['h2']:.0f} of {rounds} | "
+          f"{ok['h1']:.0f} of {rounds} | |" + (f" {ok['h2big']:.0f} of {rounds} |" if big else ""))
 errors = sorted(c for c in by if c.endswith(".errors") or c.endswith(".failed"))
 if errors:
     print("\nwith errors: " + ", ".join(errors))
