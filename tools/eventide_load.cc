@@ -574,7 +574,8 @@ void AddStreamFlags(CLI::App* cmd, eventide::load::StreamOptions* so,
                   "With --http2: connections to each --url, subscribers round-robin over them")
       ->capture_default_str();
   cmd->add_option("--h2-window-bytes", so->h2_window_bytes,
-                  "With --http2: the flow-control window granted per stream and per connection")
+                  "With --http2: the flow-control window granted per stream and per connection "
+                  "(15 MiB, a browser's; below 262144 the server is paced by WINDOW_UPDATEs)")
       ->check(CLI::Range(1024, 0x7fffffff))
       ->capture_default_str();
   cmd->add_option("--server-pid", so->server_pid,

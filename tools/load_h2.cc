@@ -104,7 +104,7 @@ H2ClientConn::H2ClientConn(StreamRun* run, const Endpoint* ep) : run_(run), ep_(
   };
   nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, settings, 2);
   // The connection's window: the same bound for all its streams together
-  // (see StreamOptions::h2_window_bytes for why it is small).
+  // (StreamOptions::h2_window_bytes).
   nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0, run_->o_.h2_window_bytes);
 }
 
