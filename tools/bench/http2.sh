@@ -49,6 +49,9 @@ RATES="${RATES:-500 2000}"
 # PUTs in flight: with fsync always an answer takes 10-100 ms on this machine,
 # and eventide-load's default of 64 would cap the writes below 2,000/s.
 MAX_IN_FLIGHT="${MAX_IN_FLIGHT:-256}"
+# Grace after the last answer for deliveries to arrive: long enough that a
+# backlog drains, so what is still missing after it was held back.
+DRAIN="${DRAIN:-5s}"
 secs="$SECONDS_PER_RUN"
 results="$out/results.tsv"
 runs="$out/runs.jsonl"
@@ -182,7 +185,7 @@ fanout_run() {
   start_server
   line="$(timeout $((secs + 150)) "$load" fanout --url "$base/realtime-demo/message" \
     -n "$SUBSCRIBERS" --rate "$rate" -d "${secs}s" --warmup 1s --server-pid "$server_pid" \
-    --max-in-flight "$MAX_IN_FLIGHT" --cpu 1 --json "${args[@]}" 2>/dev/null | tail -1)" || true
+    --max-in-flight "$MAX_IN_FLIGHT" --drain "$DRAIN" --cpu 1 --json "${args[@]}" 2>/dev/null | tail -1)" || true
   stop_server
   echo "{\"round\":$round,\"case\":\"$tag\",\"run\":${line:-null}}" >> "$runs"
   python3 - "$round" "$tag" "$line" >> "$results" <<'EOF'
@@ -199,6 +202,7 @@ clean = (d["connected"] == d["subscribers"] and d["missing"] == 0 and d["duplica
 for key, value in [("write_rate", d["write_rate"]),
                    ("deliveries_per_second", d["deliveries_per_second"]),
                    ("p50_ms", d["latency_ms"]["p50"]), ("p99_ms", d["latency_ms"]["p99"]),
+                   ("max_ms", d["latency_ms"]["max"]),
                    ("cpu_us_per_delivery", d["server_cpu_us_per_delivery"]),
                    ("rss_per_subscriber_bytes", d["rss_per_subscriber_bytes"]),
                    ("connect_seconds", d["connect_seconds"]), ("missing", d["missing"]),
@@ -258,7 +262,8 @@ for label, a, b in cases:
           f"{fmt(med(b + '.cpu_us'), 2)} ({fmt(med(b + '.busy'), 2)}) | "
           f"{ratio(a + '.cpu_us', b + '.cpu_us')} |")
 rows = [("writes/s answered", "write_rate", 0), ("deliveries/s", "deliveries_per_second", 0), ("p50 latency, ms", "p50_ms", 2),
-        ("p99 latency, ms", "p99_ms", 2), ("server CPU per delivery, µs", "cpu_us_per_delivery", 3),
+        ("p99 latency, ms", "p99_ms", 2), ("max latency, ms", "max_ms", 0),
+        ("server CPU per delivery, µs", "cpu_us_per_delivery", 3),
         ("server RSS per subscriber, bytes", "rss_per_subscriber_bytes", 0),
         ("time to subscribe all, s", "connect_seconds", 3),
         ("deliveries missing at the end", "missing", 0)]
