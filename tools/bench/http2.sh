@@ -129,12 +129,12 @@ h2load_run() {
   echo "round $round $case ${rps:-?} req/s" >&2
 }
 
-# wrk_run ROUND CASE SCRIPT URL : records req/s (DEPTH pipelined per connection)
+# wrk_run ROUND CASE URL [post] : records req/s (DEPTH pipelined per connection)
 wrk_run() {
   local text rps total t0 w0
   t0="$(cpu_ticks)" w0="$(now_us)"
   text="$(taskset -c 1 timeout $((secs + 30)) wrk -t1 -c"$CONNECTIONS" -d"${secs}s" \
-    -s "$root/tools/bench/$3" "$4" -- "$DEPTH" 2>&1)" || true
+    -s "$root/tools/bench/pipeline.lua" "$3" -- "$DEPTH" "${4:-get}" 2>&1)" || true
   rps="$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<< "$text")"
   total="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' <<< "$text")"
   record "$1" "$2" "${rps:-0}"
@@ -162,11 +162,11 @@ rest_round() {
       h2load_run "$round" post1.h2 -m 1 -d "$body" -H 'content-type: application/json' "$table"
     else
       h2load_run "$round" get.h1 --h1 -m "$DEPTH" "$url"
-      wrk_run "$round" get.wrk pipeline.lua "$url"
+      wrk_run "$round" get.wrk "$url"
       # h2load --h1 sends one POST at a time per connection whatever -m says.
       h2load_run "$round" post1.h1 --h1 -m 1 -d "$body" -H 'content-type: application/json' \
         "$table"
-      wrk_run "$round" post.wrk pipeline_post.lua "$table"
+      wrk_run "$round" post.wrk "$table" post
     fi
   done
   stop_server
