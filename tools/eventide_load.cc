@@ -9,6 +9,8 @@
 //       --subscribers 1000 --protocol sse|ws --rate 500 --duration 10s [--json]
 //   eventide-load idle --url http://127.0.0.1:9996/realtime-demo/message
 //       --connections 10000 --protocol sse|ws --hold 10s --server-pid PID [--json]
+//   (fanout and idle: --http2 [--h2-connections K] carries SSE subscribers as
+//   HTTP/2 streams, K connections to each --url)
 //   eventide-load catchup --url http://127.0.0.1:9996/realtime-demo/message
 //       [--write-url http://127.0.0.1:9997/realtime-demo/message]
 //       --entries 100000 [--json]
@@ -566,6 +568,19 @@ void AddStreamFlags(CLI::App* cmd, eventide::load::StreamOptions* so,
   cmd->add_option("--connect-timeout", *connect_timeout,
                   "Connections not ready by then count as failures")
       ->capture_default_str();
+  cmd->add_flag("--http2", so->http2,
+                "SSE subscribers as HTTP/2 streams (h2c, prior knowledge), many per connection");
+  cmd->add_option("--h2-connections", so->h2_connections,
+                  "With --http2: connections to each --url, subscribers round-robin over them")
+      ->capture_default_str();
+  cmd->add_option("--h2-window-bytes", so->h2_window_bytes,
+                  "With --http2: the flow-control window granted per stream and per connection "
+                  "(15 MiB, a browser's; below 262144 the server is paced by WINDOW_UPDATEs)")
+      ->check(CLI::Range(1024, 0x7fffffff))
+      ->capture_default_str();
+  cmd->add_option("--server-pid", so->server_pid,
+                  "Read this process's VmRSS before and after connecting (fanout: also its CPU "
+                  "time over the measured window)");
   cmd->add_option("--cpu", *cpu, "Pin to this CPU core");
   cmd->add_flag("--json", *json, "Print one JSON summary line");
 }
@@ -638,7 +653,6 @@ int main(int argc, char** argv) {
   idle->add_option("-c,--connections", so.connections, "Connections")->capture_default_str();
   idle->add_option("--hold", hold, "How long to hold them once all are connected")
       ->capture_default_str();
-  idle->add_option("--server-pid", so.server_pid, "Read this process's VmRSS before and after");
   idle->add_flag("--nchan", so.nchan,
                  "The server is Nchan (--url is a subscriber location such as /sub/idle)");
   eventide::load::CatchupOptions co;
@@ -742,7 +756,7 @@ int main(int argc, char** argv) {
     if (so.connect_timeout_us <= 0 || so.duration_us <= 0 || so.warmup_us < 0 || so.drain_us < 0 ||
         so.hold_us < 0 || so.connections < 1 || so.connect_concurrency < 1 || so.rate <= 0 ||
         so.writer_connections < 1 || so.max_in_flight < 1 || so.record_ids < 1 ||
-        so.payload_bytes < 0) {
+        so.payload_bytes < 0 || so.h2_connections < 1) {
       std::fprintf(stderr, "eventide-load: a duration, count or rate is out of range\n");
       return 2;
     }

@@ -17,95 +17,30 @@
 // Deliveries are checked by tools/delivery_check.h.
 #include "tools/load_stream.h"
 
-#include <llhttp.h>
 #include <netdb.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <uv.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <map>
-#include <memory>
+#include <iterator>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "src/auth/jwt_mint.h"
-#include "tools/delivery_check.h"
+#include "tools/load_h2.h"
+#include "tools/load_stream_run.h"
 
 namespace eventide::load {
 namespace {
 
-constexpr char kWsGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-// A response head longer than this is not the server we expect.
-constexpr size_t kMaxHeadBytes = 16 * 1024;
-// The server's streams.ws_max_message_bytes is 1 MiB; allow headroom.
-constexpr uint64_t kMaxWsMessageBytes = 16u << 20;
 // In-flight PUTs still unanswered this long after the writing stopped are
 // given up (counted as write errors) so the run always ends.
 constexpr int64_t kAckTimeoutUs = 5'000'000;
-
-bool StartsWith(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
-}
-
-// Leading decimal digits of s; false when there are none.
-bool ParseU64(std::string_view s, uint64_t* v) {
-  uint64_t r = 0;
-  size_t i = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < 20) r = r * 10 + (s[i++] - '0');
-  *v = r;
-  return i > 0;
-}
-
-// The writer's send time, from `"title":"<µs>"` in an event's record; -1
-// when absent (a delete, or a record someone else wrote).
-int64_t SendTimeIn(std::string_view s) {
-  static constexpr std::string_view kTitle = "\"title\":\"";
-  size_t at = s.find(kTitle);
-  uint64_t v;
-  if (at == std::string_view::npos || !ParseU64(s.substr(at + kTitle.size()), &v)) return -1;
-  return static_cast<int64_t>(v);
-}
-
-// The writer's sequence number, from `"seq":N` in a message (Nchan runs).
-bool SeqIn(std::string_view s, uint64_t* seq) {
-  static constexpr std::string_view kSeq = "\"seq\":";
-  size_t at = s.rfind(kSeq);
-  return at != std::string_view::npos && ParseU64(s.substr(at + kSeq.size()), seq);
-}
-
-// The value of header `lower_name` in a response head, trimmed; empty when
-// absent.
-std::string_view FindHeader(std::string_view head, std::string_view lower_name) {
-  size_t line = head.find("\r\n");
-  while (line != std::string_view::npos && line + 2 < head.size()) {
-    size_t start = line + 2;
-    size_t end = head.find("\r\n", start);
-    if (end == std::string_view::npos) end = head.size();
-    std::string_view l = head.substr(start, end - start);
-    size_t colon = l.find(':');
-    if (colon == lower_name.size()) {
-      bool same = true;
-      for (size_t i = 0; i < colon && same; ++i) {
-        same = (l[i] | 0x20) == lower_name[i];
-      }
-      if (same) {
-        std::string_view v = l.substr(colon + 1);
-        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-        return v;
-      }
-    }
-    line = end;
-  }
-  return {};
-}
 
 std::string UrlText(const Url& u) {
   return "http://" + u.host + ":" + std::to_string(u.port) + u.path;
@@ -138,691 +73,24 @@ int64_t ReadRssBytes(pid_t pid) {
   return -1;
 }
 
-// Bytes handed to uv_write by a subscriber (handshake, Pong, Close): rare,
-// so each owns its buffer and is freed in its callback.
-struct WriteReq {
-  uv_write_t req;
-  std::string buf;
-};
-
-class StreamRun;
-
-// A URL the run connects to, resolved once before any connection opens.
-struct Endpoint {
-  Url url;
-  struct sockaddr_storage addr;
-  std::string sse_request;  // the SSE GET, the same for every subscriber here
-};
-
-// One subscriber (fanout) or held connection (idle).
-class StreamConn {
- public:
-  enum class State : uint8_t { kNew, kConnecting, kHandshake, kOpen, kClosing, kClosed };
-
-  StreamConn(StreamRun* run, const Endpoint* ep) : run_(run), ep_(ep) {}
-  void Connect();
-  // Closes without counting anything (the end of the run).
-  void Close();
-  // Closes and reports the failure to the run.
-  void Fail(const char* why);
-
-  bool ready() const { return ready_; }
-  bool live() const { return ready_ && state_ == State::kOpen; }
-  State state() const { return state_; }
-  const DeliveryCheck& check() const { return check_; }
-
- private:
-  friend class StreamRun;
-  void OnConnected(int status);
-  void OnRead(ssize_t n, const uv_buf_t* buf);
-  // Parses what `data` holds; returns the bytes used (the rest is an
-  // incomplete line or frame).
-  size_t Consume(std::string_view data);
-  bool CheckHead(std::string_view head);
-  size_t ConsumeSse(std::string_view data);
-  void DispatchSse();
-  size_t ConsumeWs(std::string_view data);
-  void OnWsText(std::string_view text);
-  void SendFrame(uint8_t opcode, std::string_view payload);
-  void Send(std::string bytes);
-  void Deliver(uint64_t pos, int64_t sent_us);
-
-  StreamRun* run_;
-  const Endpoint* ep_;       // the --url it subscribes to
-  std::string auth_header_;  // "Authorization: Bearer …\r\n" with --jwt-secret
-  State state_ = State::kNew;
-  bool ready_ = false;  // its first notice (connected / subscribed) arrived
-  bool nchan_ = false;  // the server is Nchan (StreamOptions::nchan_pub_path)
-  uv_tcp_t tcp_;
-  uv_connect_t connect_req_;
-  std::string in_;   // bytes of an incomplete line or frame
-  std::string msg_;  // a fragmented WebSocket message being reassembled
-  uint8_t msg_opcode_ = 0;
-  char accept_[29] = {};  // the Sec-WebSocket-Accept we expect
-  int64_t now_us_ = 0;    // receive time of the bytes being parsed
-
-  // The SSE event being parsed.
-  enum class SseKind : uint8_t { kMessage, kUpdate, kDelete, kPublish, kOther };
-  SseKind sse_kind_ = SseKind::kMessage;
-  bool sse_has_id_ = false;
-  bool sse_connected_ = false;
-  uint64_t sse_id_ = 0;
-  int64_t sse_sent_us_ = -1;
-
-  DeliveryCheck check_;
-};
-
-// A keep-alive connection of the writer: pipelined PUTs, responses parsed by
-// llhttp for their status and Event-Position.
-class WriterConn {
- public:
-  WriterConn(StreamRun* run, int index, int max_in_flight)
-      : run_(run),
-        index_(index),
-        sent_at_(static_cast<size_t>(max_in_flight)),
-        seq_at_(static_cast<size_t>(max_in_flight)) {}
-  void Connect();
-  void Close();
-  void Fail(const char* why);
-  // Appends one PUT stamped with the current time; Flush() writes it.
-  void Issue(uint64_t seq);
-  void Flush();
-
-  bool connected() const { return connected_ && !closing_; }
-  bool closed() const { return closed_; }
-  int in_flight() const { return static_cast<int>(in_flight_); }
-
- private:
-  friend class StreamRun;
-  void OnConnected(int status);
-  void OnRead(ssize_t n, const uv_buf_t* buf);
-
-  StreamRun* run_;
-  int index_;
-  uv_tcp_t tcp_;
-  uv_connect_t connect_req_;
-  uv_write_t write_req_;
-  llhttp_t parser_;
-  bool connected_ = false, closing_ = false, closed_ = true, writing_ = false;
-  std::string out_, writing_buf_;
-  // Send times of the requests in flight, a ring (answers come in order).
-  std::vector<int64_t> sent_at_;
-  std::vector<uint64_t> seq_at_;  // and their sequence numbers (Nchan runs)
-  size_t head_ = 0, in_flight_ = 0;
-  // The response being parsed.
-  std::string field_, value_;
-  uint64_t position_ = 0;
-  bool has_position_ = false;
-  bool message_done_ = false;
-};
-
-class StreamRun {
- public:
-  StreamRun(const StreamOptions& o, bool fanout) : o_(o), fanout_(fanout) {}
-  int Run();
-
-  // From the connections.
-  void OnReady(StreamConn* c);
-  void OnConnFailed(StreamConn* c, bool was_ready, const char* why);
-  void OnDelivery(int64_t now_us, int64_t sent_us) {
-    ++deliveries_;
-    if (now_us >= measure_start_us_ && now_us < measure_end_us_) ++measured_deliveries_;
-    if (sent_us >= measure_start_us_ && sent_us < measure_end_us_) {
-      latency_.Record(now_us - sent_us);
-    }
+// utime + stime of the process (all its threads), in clock ticks, from
+// /proc/PID/stat; -1 when it cannot be read.
+int64_t ReadCpuTicks(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // The name (field 2) is in parentheses and may hold spaces: count after it.
+  size_t at = stat.rfind(')');
+  if (at == std::string::npos) return -1;
+  long long utime = 0, stime = 0;
+  // Fields 3 … 13, then utime (14) and stime (15).
+  if (std::sscanf(stat.c_str() + at + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld",
+                  &utime, &stime) != 2) {
+    return -1;
   }
-  void OnAck(int status, bool has_position, uint64_t position, int64_t sent_us);
-  void OnWriterFailed(WriterConn* w, const char* why);
-  uint32_t Random32() {
-    rng_ ^= rng_ << 13;
-    rng_ ^= rng_ >> 7;
-    rng_ ^= rng_ << 17;
-    return static_cast<uint32_t>(rng_);
-  }
-
-  const StreamOptions& o_;
-  uv_loop_t loop_;
-  // One per --url, in order; filled before the subscribers that point into
-  // it are made, and never resized after.
-  std::vector<Endpoint> endpoints_;
-  Endpoint writer_ep_;  // --write-url
-  llhttp_settings_t writer_settings_;
-  std::string put_prefix_;   // "PUT /app/table/w"
-  std::string content_;      // the records' "content": --payload-bytes of 'x'
-  std::string put_headers_;  // " HTTP/1.1\r\nHost: …\r\nContent-Length: "
-
- private:
-  enum class Phase { kConnecting, kWriting, kDraining, kHolding, kDone };
-  static bool Resolve(const Url& u, Endpoint* ep);
-  std::string UrlsText() const;
-  std::string WriterText() const;
-  void StartConnects();
-  void Tick();
-  void Pace(int64_t now);
-  void AllConnected(int64_t now);
-  void Finish();
-  int Report();
-
-  bool fanout_;
-  Phase phase_ = Phase::kConnecting;
-  uv_timer_t timer_;
-  uv_signal_t sigint_;
-  uint64_t rng_ = 0x9e3779b97f4a7c15ull;
-
-  std::vector<std::unique_ptr<StreamConn>> conns_;
-  size_t next_to_connect_ = 0;
-  int connecting_ = 0;      // between Connect() and ready / failure
-  size_t resolved_ = 0;     // ready or failed
-  size_t ready_count_ = 0;  // ever ready
-  bool starting_connects_ = false;
-  bool no_more_connects_ = false;
-  uint64_t connect_failures_ = 0, disconnects_ = 0;
-  std::map<std::string, uint64_t> errors_;
-  int64_t connect_start_us_ = 0, connected_us_ = 0;
-
-  // Writer (fanout).
-  std::vector<std::unique_ptr<WriterConn>> writers_;
-  size_t next_writer_ = 0;
-  int in_flight_ = 0;
-  uint64_t issued_ = 0, acked_total_ = 0, acked_measured_ = 0, write_errors_ = 0;
-  std::vector<uint64_t> acked_;  // in answer order; sorted for the report
-  uint64_t max_acked_ = 0;
-  Histogram ack_latency_;
-  int64_t write_start_us_ = 0, drain_start_us_ = 0, acks_done_us_ = 0, last_check_us_ = 0;
-  int64_t measure_start_us_ = INT64_MAX, measure_end_us_ = INT64_MAX;
-  int64_t end_us_ = 0;
-
-  // Subscribers' side.
-  uint64_t deliveries_ = 0, measured_deliveries_ = 0;
-  Histogram latency_;
-
-  // Idle.
-  int64_t hold_end_us_ = 0;
-  int64_t rss_before_ = -1, rss_connected_ = -1, rss_end_ = -1;
-};
-
-// ---- StreamConn ----------------------------------------------------------
-
-void StreamConn::Connect() {
-  uv_tcp_init(&run_->loop_, &tcp_);
-  tcp_.data = this;
-  connect_req_.data = this;
-  state_ = State::kConnecting;
-  int rc =
-      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const struct sockaddr*>(&ep_->addr),
-                     [](uv_connect_t* req, int status) {
-                       static_cast<StreamConn*>(req->data)->OnConnected(status);
-                     });
-  if (rc != 0) Fail("connect");
+  return utime + stime;
 }
 
-void StreamConn::OnConnected(int status) {
-  if (state_ != State::kConnecting) return;  // closed meanwhile
-  if (status != 0) {
-    Fail("connect");
-    return;
-  }
-  state_ = State::kHandshake;
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        // One loop thread: every read lands in the same slab and is parsed
-        // (or its tail copied to the connection) before the next.
-        static char slab[65536];
-        *buf = uv_buf_init(slab, sizeof(slab));
-      },
-      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-        static_cast<StreamConn*>(s->data)->OnRead(n, buf);
-      });
-  const Url& u = ep_->url;
-  if (run_->o_.protocol == StreamProtocol::kSse) {
-    if (auth_header_.empty()) {
-      Send(ep_->sse_request);
-    } else {
-      std::string req = ep_->sse_request;
-      req.insert(req.size() - 2, auth_header_);
-      Send(std::move(req));
-    }
-    return;
-  }
-  unsigned char raw[16];
-  for (int i = 0; i < 16; i += 4) {
-    uint32_t r = run_->Random32();
-    std::memcpy(raw + i, &r, 4);
-  }
-  RAND_bytes(raw, sizeof(raw));  // keeps the xorshift bytes if it fails
-  char key[25];
-  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(key), raw, sizeof(raw));
-  std::string concat = std::string(key) + kWsGuid;
-  unsigned char sha[EVP_MAX_MD_SIZE];
-  unsigned int sha_len = 0;
-  EVP_Digest(concat.data(), concat.size(), sha, &sha_len, EVP_sha1(), nullptr);
-  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(accept_), sha, static_cast<int>(sha_len));
-  std::string req = "GET " + u.path + " HTTP/1.1\r\nHost: " + u.host + ":" +
-                    std::to_string(u.port) +
-                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-                    "\r\nSec-WebSocket-Version: 13\r\n" + auth_header_ + "\r\n";
-  Send(std::move(req));
-}
-
-void StreamConn::OnRead(ssize_t n, const uv_buf_t* buf) {
-  if (n == 0) return;
-  if (n < 0) {
-    Fail(n == UV_EOF ? "closed" : "reset");
-    return;
-  }
-  now_us_ = NowMicros();
-  std::string_view data(buf->base, static_cast<size_t>(n));
-  const bool buffered = !in_.empty();
-  if (buffered) {
-    in_.append(data);
-    data = in_;
-  }
-  size_t used = Consume(data);
-  if (state_ != State::kHandshake && state_ != State::kOpen) return;
-  if (buffered) {
-    in_.erase(0, used);
-  } else {
-    in_.assign(data.substr(used));
-  }
-}
-
-size_t StreamConn::Consume(std::string_view data) {
-  size_t pos = 0;
-  if (state_ == State::kHandshake) {
-    size_t end = data.find("\r\n\r\n");
-    if (end == std::string_view::npos) {
-      if (data.size() > kMaxHeadBytes) Fail("handshake");
-      return 0;
-    }
-    if (!CheckHead(data.substr(0, end + 4))) {
-      Fail("handshake");
-      return 0;
-    }
-    state_ = State::kOpen;
-    pos = end + 4;
-    // Nchan says nothing when a subscription starts: the head is the sign.
-    if (nchan_ && !ready_) run_->OnReady(this);
-  }
-  data.remove_prefix(pos);
-  return pos + (run_->o_.protocol == StreamProtocol::kSse ? ConsumeSse(data) : ConsumeWs(data));
-}
-
-bool StreamConn::CheckHead(std::string_view head) {
-  // "HTTP/1.1 200 OK": the status is at offset 9.
-  uint64_t status = 0;
-  if (!StartsWith(head, "HTTP/1.") || head.size() < 12 || !ParseU64(head.substr(9), &status)) {
-    return false;
-  }
-  if (run_->o_.protocol == StreamProtocol::kSse) {
-    // The stream is the raw body to the end of the connection (no
-    // content-length, not chunked: docs/STREAMS.md).
-    return status == 200 &&
-           FindHeader(head, "content-type").find("text/event-stream") != std::string_view::npos;
-  }
-  return status == 101 && FindHeader(head, "sec-websocket-accept") == std::string_view(accept_);
-}
-
-size_t StreamConn::ConsumeSse(std::string_view data) {
-  size_t pos = 0;
-  for (;;) {
-    size_t nl = data.find('\n', pos);
-    if (nl == std::string_view::npos) break;
-    std::string_view line = data.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) {
-      DispatchSse();
-      continue;
-    }
-    size_t colon = line.find(':');
-    std::string_view field = line.substr(0, colon);
-    std::string_view value = colon == std::string_view::npos ? "" : line.substr(colon + 1);
-    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (field == "data") {
-      int64_t t = SendTimeIn(value);
-      if (t >= 0) sse_sent_us_ = t;
-      if (value.find("\"type\":\"connected\"") != std::string_view::npos) sse_connected_ = true;
-      if (nchan_) {
-        // Nchan: events have no name, and their id is Nchan's own; the
-        // message carries the sequence number.
-        sse_has_id_ = SeqIn(value, &sse_id_);
-        if (sse_has_id_) sse_kind_ = SseKind::kPublish;
-      }
-    } else if (field == "id" && !nchan_) {
-      sse_has_id_ = ParseU64(value, &sse_id_);
-    } else if (field == "event") {
-      sse_kind_ = value == "update"    ? SseKind::kUpdate
-                  : value == "delete"  ? SseKind::kDelete
-                  : value == "publish" ? SseKind::kPublish
-                  : value == "message" ? SseKind::kMessage
-                                       : SseKind::kOther;
-    }
-    // retry:, comments and unknown fields carry nothing we check.
-  }
-  return pos;
-}
-
-void StreamConn::DispatchSse() {
-  if (sse_kind_ == SseKind::kUpdate || sse_kind_ == SseKind::kDelete ||
-      sse_kind_ == SseKind::kPublish) {
-    if (sse_has_id_) Deliver(sse_id_, sse_sent_us_);
-  } else if (sse_kind_ == SseKind::kMessage && sse_connected_ && !ready_) {
-    run_->OnReady(this);
-  }
-  sse_kind_ = SseKind::kMessage;
-  sse_has_id_ = false;
-  sse_connected_ = false;
-  sse_sent_us_ = -1;
-}
-
-size_t StreamConn::ConsumeWs(std::string_view data) {
-  size_t pos = 0;
-  while (state_ == State::kOpen) {
-    const size_t avail = data.size() - pos;
-    if (avail < 2) break;
-    const auto* b = reinterpret_cast<const uint8_t*>(data.data() + pos);
-    const bool fin = (b[0] & 0x80) != 0;
-    const uint8_t op = b[0] & 0x0f;
-    if ((b[1] & 0x80) != 0) {  // RFC 6455 5.1: a server never masks
-      Fail("ws_protocol");
-      break;
-    }
-    uint64_t len = b[1] & 0x7f;
-    size_t hdr = 2;
-    if (len == 126) {
-      if (avail < 4) break;
-      len = (uint64_t{b[2]} << 8) | b[3];
-      hdr = 4;
-    } else if (len == 127) {
-      if (avail < 10) break;
-      len = 0;
-      for (int i = 2; i < 10; ++i) len = (len << 8) | b[i];
-      hdr = 10;
-    }
-    if (len > kMaxWsMessageBytes) {
-      Fail("ws_protocol");
-      break;
-    }
-    if (avail < hdr + len) break;
-    std::string_view payload = data.substr(pos + hdr, static_cast<size_t>(len));
-    pos += hdr + static_cast<size_t>(len);
-    switch (op) {
-      case 0x9:  // Ping: the server closes a connection that does not answer
-        SendFrame(0xA, payload);
-        break;
-      case 0xA:  // Pong
-        break;
-      case 0x8:  // Close: echo its code, then the server ends the connection
-        SendFrame(0x8, payload.substr(0, std::min<size_t>(2, payload.size())));
-        Fail("ws_close");
-        break;
-      case 0x1:
-      case 0x2:
-        if (fin) {
-          if (op == 0x1) OnWsText(payload);
-        } else {
-          msg_opcode_ = op;
-          msg_.assign(payload);
-        }
-        break;
-      case 0x0:
-        msg_.append(payload);
-        if (msg_.size() > kMaxWsMessageBytes) {
-          Fail("ws_protocol");
-          break;
-        }
-        if (fin) {
-          if (msg_opcode_ == 0x1) OnWsText(msg_);
-          msg_.clear();
-        }
-        break;
-      default:
-        Fail("ws_protocol");
-        break;
-    }
-  }
-  return pos;
-}
-
-void StreamConn::OnWsText(std::string_view text) {
-  if (nchan_) {  // the message as published
-    uint64_t seq;
-    if (SeqIn(text, &seq)) Deliver(seq, SendTimeIn(text));
-    return;
-  }
-  static constexpr std::string_view kType = "{\"message_type\":\"";
-  if (StartsWith(text, kType)) {
-    std::string_view type = text.substr(kType.size());
-    if (StartsWith(type, "Update\"") || StartsWith(type, "Delete\"") ||
-        StartsWith(type, "Publish\"")) {
-      // "seq" follows the data (which may hold any field), so look from the end.
-      static constexpr std::string_view kSeq = ",\"seq\":";
-      size_t at = text.rfind(kSeq);
-      uint64_t seq;
-      if (at != std::string_view::npos && ParseU64(text.substr(at + kSeq.size()), &seq)) {
-        Deliver(seq, SendTimeIn(text));
-      }
-    }
-    return;  // Synced, Retained, Reset: notices
-  }
-  if (!ready_ && text.find("\"type\":\"subscribed\"") != std::string_view::npos) {
-    run_->OnReady(this);
-  }
-  // pong, ack, error: notices.
-}
-
-void StreamConn::Deliver(uint64_t pos, int64_t sent_us) {
-  run_->OnDelivery(now_us_, sent_us);
-  check_.Receive(pos);
-}
-
-void StreamConn::SendFrame(uint8_t opcode, std::string_view payload) {
-  // Control frames only: payload ≤ 125 bytes (RFC 6455 5.5), masked.
-  payload = payload.substr(0, std::min<size_t>(payload.size(), 125));
-  std::string f(6 + payload.size(), '\0');
-  f[0] = static_cast<char>(0x80 | opcode);
-  f[1] = static_cast<char>(0x80 | payload.size());
-  uint32_t mask = run_->Random32();
-  std::memcpy(&f[2], &mask, 4);
-  for (size_t i = 0; i < payload.size(); ++i)
-    f[6 + i] = static_cast<char>(payload[i] ^ f[2 + i % 4]);
-  Send(std::move(f));
-}
-
-void StreamConn::Send(std::string bytes) {
-  auto* w = new WriteReq;
-  w->buf = std::move(bytes);
-  w->req.data = this;
-  uv_buf_t b = uv_buf_init(w->buf.data(), static_cast<unsigned>(w->buf.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1,
-                    [](uv_write_t* req, int status) {
-                      auto* wr = reinterpret_cast<WriteReq*>(req);
-                      auto* c = static_cast<StreamConn*>(req->data);
-                      delete wr;
-                      if (status != 0 && status != UV_ECANCELED) c->Fail("write");
-                    });
-  if (rc != 0) {
-    delete w;  // the callback will not run
-    Fail("write");
-  }
-}
-
-void StreamConn::Close() {
-  if (state_ == State::kNew || state_ == State::kClosing || state_ == State::kClosed) return;
-  state_ = State::kClosing;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
-           [](uv_handle_t* h) { static_cast<StreamConn*>(h->data)->state_ = State::kClosed; });
-}
-
-void StreamConn::Fail(const char* why) {
-  if (state_ == State::kNew || state_ == State::kClosing || state_ == State::kClosed) return;
-  Close();
-  run_->OnConnFailed(this, ready_, why);
-}
-
-// ---- WriterConn ----------------------------------------------------------
-
-void WriterConn::Connect() {
-  closed_ = false;
-  closing_ = false;
-  connected_ = false;
-  writing_ = false;
-  head_ = in_flight_ = 0;
-  out_.clear();
-  uv_tcp_init(&run_->loop_, &tcp_);
-  tcp_.data = this;
-  connect_req_.data = this;
-  write_req_.data = this;
-  llhttp_init(&parser_, HTTP_RESPONSE, &run_->writer_settings_);
-  parser_.data = this;
-  int rc = uv_tcp_connect(&connect_req_, &tcp_,
-                          reinterpret_cast<const struct sockaddr*>(&run_->writer_ep_.addr),
-                          [](uv_connect_t* req, int status) {
-                            static_cast<WriterConn*>(req->data)->OnConnected(status);
-                          });
-  if (rc != 0) Fail("connect");
-}
-
-void WriterConn::OnConnected(int status) {
-  if (closing_) return;
-  if (status != 0) {
-    Fail("connect");
-    return;
-  }
-  connected_ = true;
-  uv_tcp_nodelay(&tcp_, 1);
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        static char slab[65536];
-        *buf = uv_buf_init(slab, sizeof(slab));
-      },
-      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-        static_cast<WriterConn*>(s->data)->OnRead(n, buf);
-      });
-}
-
-void WriterConn::Issue(uint64_t seq) {
-  const int64_t now = NowMicros();
-  // Eventide: PUT …/w<id> {"title":"<now>","content":"<content_>"}
-  // Nchan:    POST /pub/… {"title":"<now>","content":"<content_>","seq":<seq>}
-  static constexpr std::string_view kOpen = "{\"title\":\"", kMid = "\",\"content\":\"",
-                                    kClose = "\"}", kSeqOpen = "\",\"seq\":";
-  const bool nchan = !run_->o_.nchan_pub_path.empty();
-  char time[24];
-  int time_len = std::snprintf(time, sizeof(time), "%lld", static_cast<long long>(now));
-  char seq_text[24];
-  int seq_len =
-      std::snprintf(seq_text, sizeof(seq_text), "%llu", static_cast<unsigned long long>(seq));
-  const std::string& content = run_->content_;
-  size_t len = kOpen.size() + static_cast<size_t>(time_len) + kMid.size() + content.size() +
-               (nchan ? kSeqOpen.size() + static_cast<size_t>(seq_len) + 1 : kClose.size());
-  char length[32];
-  int length_len = std::snprintf(length, sizeof(length), "%zu\r\n\r\n", len);
-  out_.append(run_->put_prefix_);
-  if (!nchan) {
-    char id[24];
-    int id_len = std::snprintf(
-        id, sizeof(id), "%llu",
-        static_cast<unsigned long long>(seq % static_cast<uint64_t>(run_->o_.record_ids)));
-    out_.append(id, static_cast<size_t>(id_len));
-  }
-  out_.append(run_->put_headers_);
-  out_.append(length, static_cast<size_t>(length_len));
-  out_.append(kOpen);
-  out_.append(time, static_cast<size_t>(time_len));
-  out_.append(kMid);
-  out_.append(content);
-  if (nchan) {
-    out_.append(kSeqOpen);
-    out_.append(seq_text, static_cast<size_t>(seq_len));
-    out_.push_back('}');
-  } else {
-    out_.append(kClose);
-  }
-  sent_at_[(head_ + in_flight_) % sent_at_.size()] = now;
-  seq_at_[(head_ + in_flight_) % seq_at_.size()] = seq;
-  ++in_flight_;
-}
-
-void WriterConn::Flush() {
-  if (!connected() || writing_ || out_.empty()) return;
-  writing_ = true;
-  writing_buf_.swap(out_);
-  out_.clear();
-  uv_buf_t b = uv_buf_init(writing_buf_.data(), static_cast<unsigned>(writing_buf_.size()));
-  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1,
-               [](uv_write_t* w, int status) {
-                 auto* c = static_cast<WriterConn*>(w->data);
-                 c->writing_ = false;
-                 if (status != 0) {
-                   if (status != UV_ECANCELED) c->Fail("write");
-                   return;
-                 }
-                 c->Flush();
-               }) != 0) {
-    writing_ = false;
-    Fail("write");
-  }
-}
-
-void WriterConn::OnRead(ssize_t n, const uv_buf_t* buf) {
-  if (n == 0) return;
-  if (n < 0) {
-    Fail(n == UV_EOF ? "closed" : "reset");
-    return;
-  }
-  std::string_view data(buf->base, static_cast<size_t>(n));
-  while (!data.empty() && !closing_) {
-    message_done_ = false;
-    llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
-    size_t used = data.size();
-    if (err == HPE_PAUSED) {
-      used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data.data());
-      llhttp_resume(&parser_);
-    } else if (err != HPE_OK) {
-      Fail("parse");
-      return;
-    }
-    data.remove_prefix(used);
-    if (message_done_) {
-      if (in_flight_ == 0) {
-        Fail("parse");
-        return;
-      }
-      int64_t sent = sent_at_[head_];
-      if (!run_->o_.nchan_pub_path.empty()) {
-        // Nchan stores messages in the order one connection sends them:
-        // the writer's sequence number is the position.
-        has_position_ = true;
-        position_ = seq_at_[head_];
-      }
-      head_ = (head_ + 1) % sent_at_.size();
-      --in_flight_;
-      run_->OnAck(parser_.status_code, has_position_, position_, sent);
-      has_position_ = false;
-      if (!llhttp_should_keep_alive(&parser_)) {
-        Fail("closed");
-        return;
-      }
-    }
-  }
-}
-
-void WriterConn::Close() {
-  if (closed_ || closing_) return;
-  closing_ = true;
-  connected_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
-           [](uv_handle_t* h) { static_cast<WriterConn*>(h->data)->closed_ = true; });
-}
-
-void WriterConn::Fail(const char* why) {
-  if (closed_ || closing_) return;
-  Close();
-  run_->OnWriterFailed(this, why);
-}
+}  // namespace
 
 // ---- StreamRun -----------------------------------------------------------
 
@@ -863,6 +131,12 @@ int StreamRun::Run() {
   for (const Url& u : o_.urls) tls = tls || u.tls;
   if (o_.urls.empty() || tls) {
     std::fprintf(stderr, "eventide-load: fanout and idle speak http:// only\n");
+    return 2;
+  }
+  if (o_.http2 && (o_.protocol != StreamProtocol::kSse || o_.nchan)) {
+    // WebSocket over HTTP/2 needs extended CONNECT (RFC 8441), which the
+    // server does not offer; Nchan runs are for the HTTP/1.1 comparison.
+    std::fprintf(stderr, "eventide-load: --http2 carries SSE subscribers to Eventide only\n");
     return 2;
   }
   if (!o_.nchan_pub_path.empty() && o_.writer_connections != 1) {
@@ -923,12 +197,28 @@ int StreamRun::Run() {
                        o_.rate * static_cast<double>(o_.warmup_us + o_.duration_us) / 1e6 * 1.1) +
                    1024);
   }
+  if (o_.http2) {
+    // --h2-connections to each --url, endpoint e's first.
+    for (const Endpoint& ep : endpoints_) {
+      for (int k = 0; k < o_.h2_connections; ++k) {
+        h2_conns_.push_back(std::make_unique<H2ClientConn>(this, &ep));
+      }
+    }
+  }
   conns_.reserve(static_cast<size_t>(o_.connections));
+  const size_t n_urls = endpoints_.size();
   for (int i = 0; i < o_.connections; ++i) {
     // Round-robin over the --url values: with n nodes, node k serves
-    // subscribers k, k+n, …, so each takes an equal share (±1).
-    conns_.push_back(std::make_unique<StreamConn>(
-        this, &endpoints_[static_cast<size_t>(i) % endpoints_.size()]));
+    // subscribers k, k+n, …, so each takes an equal share (±1). With
+    // --http2, round-robin again over that node's connections.
+    const size_t e = static_cast<size_t>(i) % n_urls;
+    H2ClientConn* h2 = nullptr;
+    if (o_.http2) {
+      const size_t k = (static_cast<size_t>(i) / n_urls) % static_cast<size_t>(o_.h2_connections);
+      h2 = h2_conns_[e * static_cast<size_t>(o_.h2_connections) + k].get();
+      h2->Plan();
+    }
+    conns_.push_back(std::make_unique<StreamConn>(this, &endpoints_[e], h2));
     conns_.back()->nchan_ = o_.nchan;
     if (!o_.jwt_secret.empty()) {
       conns_.back()->auth_header_ =
@@ -1030,7 +320,11 @@ void StreamRun::Tick() {
       if (resolved_ == conns_.size()) AllConnected(now);
       break;
     case Phase::kWriting:
+      if (o_.server_pid > 0 && cpu_start_ticks_ < 0 && now >= measure_start_us_) {
+        cpu_start_ticks_ = ReadCpuTicks(o_.server_pid);
+      }
       if (now >= measure_end_us_) {
+        if (o_.server_pid > 0) cpu_end_ticks_ = ReadCpuTicks(o_.server_pid);
         phase_ = Phase::kDraining;
         drain_start_us_ = now;
       } else {
@@ -1123,6 +417,9 @@ void StreamRun::Finish() {
   end_us_ = NowMicros();
   if (o_.server_pid > 0) rss_end_ = ReadRssBytes(o_.server_pid);
   phase_ = Phase::kDone;
+  // HTTP/2 connections first: their subscribers then close without a
+  // RST_STREAM each.
+  for (auto& h : h2_conns_) h->Close();
   for (auto& c : conns_) c->Close();
   for (auto& w : writers_) w->Close();
   uv_timer_stop(&timer_);
@@ -1138,6 +435,11 @@ int StreamRun::Report() {
   for (auto& [kind, n] : errors_) {
     errs += (errs.empty() ? "\"" : ",\"") + kind + "\":" + std::to_string(n);
   }
+  // "h1", or "h2" and its connections: "h2 (10 connections)" in the text.
+  const char* transport = o_.http2 ? "h2" : "h1";
+  const int h2_conns = o_.http2 ? static_cast<int>(h2_conns_.size()) : 0;
+  std::string over;
+  if (o_.http2) over = " over h2 (" + std::to_string(h2_conns) + " connections)";
   char buf[1024];
   if (!fanout_) {
     const int64_t per_conn =
@@ -1147,12 +449,13 @@ int StreamRun::Report() {
     const double held_s = hold_end_us_ ? static_cast<double>(end_us_ - connected_us_) / 1e6 : 0;
     if (o_.json) {
       std::snprintf(buf, sizeof(buf),
-                    "{\"mode\":\"idle\",\"protocol\":\"%s\",\"connections\":%d,\"connected\":%zu,"
+                    "{\"mode\":\"idle\",\"protocol\":\"%s\",\"transport\":\"%s\","
+                    "\"h2_connections\":%d,\"connections\":%d,\"connected\":%zu,"
                     "\"connect_failures\":%llu,\"connect_seconds\":%.3f,\"hold_seconds\":%.3f,"
                     "\"disconnects\":%llu,\"server_pid\":%d,\"rss_before_bytes\":%lld,"
                     "\"rss_connected_bytes\":%lld,\"rss_end_bytes\":%lld,"
                     "\"rss_per_connection_bytes\":%lld,\"errors\":{%s}}",
-                    proto, o_.connections, ready_count_,
+                    proto, transport, h2_conns, o_.connections, ready_count_,
                     static_cast<unsigned long long>(connect_failures_), connect_s, held_s,
                     static_cast<unsigned long long>(disconnects_), static_cast<int>(o_.server_pid),
                     static_cast<long long>(rss_before_), static_cast<long long>(rss_connected_),
@@ -1160,7 +463,7 @@ int StreamRun::Report() {
                     errs.c_str());
       std::printf("%s\n", buf);
     } else {
-      std::printf("idle %s %s: %zu of %d connected in %.3f s, held %.1f s\n", proto,
+      std::printf("idle %s%s %s: %zu of %d connected in %.3f s, held %.1f s\n", proto, over.c_str(),
                   UrlsText().c_str(), ready_count_, o_.connections, connect_s, held_s);
       std::printf("  connect failures %llu, disconnects %llu\n",
                   static_cast<unsigned long long>(connect_failures_),
@@ -1199,6 +502,21 @@ int StreamRun::Report() {
   double write_rate = secs > 0 ? static_cast<double>(acked_measured_) / secs : 0;
   double delivery_rate = secs > 0 ? static_cast<double>(measured_deliveries_) / secs : 0;
   const uint64_t expected = acked_total_ * ready_count_;
+  // --server-pid: memory per subscriber (a connection each over HTTP/1.1, a
+  // stream each over HTTP/2) and CPU per delivery in the window, the
+  // writes' own cost included (one PUT per N deliveries at N subscribers).
+  const int64_t rss_per_sub =
+      rss_before_ >= 0 && rss_connected_ >= 0 && ready_count_ > 0
+          ? (rss_connected_ - rss_before_) / static_cast<int64_t>(ready_count_)
+          : -1;
+  double cpu_s = -1, cpu_us_per_delivery = -1;
+  if (cpu_start_ticks_ >= 0 && cpu_end_ticks_ >= 0) {
+    cpu_s = static_cast<double>(cpu_end_ticks_ - cpu_start_ticks_) /
+            static_cast<double>(sysconf(_SC_CLK_TCK));
+    if (measured_deliveries_ > 0) {
+      cpu_us_per_delivery = cpu_s * 1e6 / static_cast<double>(measured_deliveries_);
+    }
+  }
   if (o_.json) {
     // "urls":[…],"write_url":"…", — what the run measured between.
     std::string urls_json = "\"urls\":[";
@@ -1211,12 +529,13 @@ int StreamRun::Report() {
     std::vector<char> head(urls_json.size() + 1024);
     std::snprintf(
         head.data(), head.size(),
-        "{\"mode\":\"fanout\",\"protocol\":\"%s\",\"subscribers\":%d,\"connected\":%zu,"
+        "{\"mode\":\"fanout\",\"protocol\":\"%s\",\"transport\":\"%s\",\"h2_connections\":%d,"
+        "\"subscribers\":%d,\"connected\":%zu,"
         "%s\"connect_failures\":%llu,\"connect_seconds\":%.3f,\"target_rate\":%.1f,"
         "\"seconds\":%.3f,\"writes_sent\":%llu,\"acked_writes\":%llu,\"write_errors\":%llu,"
         "\"write_rate\":%.1f,\"deliveries\":%llu,\"expected_deliveries\":%llu,"
         "\"deliveries_per_second\":%.1f,",
-        proto, o_.connections, ready_count_, urls_json.c_str(),
+        proto, transport, h2_conns, o_.connections, ready_count_, urls_json.c_str(),
         static_cast<unsigned long long>(connect_failures_), connect_s, o_.rate, secs,
         static_cast<unsigned long long>(issued_), static_cast<unsigned long long>(acked_total_),
         static_cast<unsigned long long>(write_errors_), write_rate,
@@ -1228,15 +547,20 @@ int StreamRun::Report() {
         buf, sizeof(buf),
         ",\"missing\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,"
         "\"subscribers_missing\":%llu,\"subscribers_duplicates\":%llu,"
-        "\"subscribers_out_of_order\":%llu,\"disconnects\":%llu,\"errors\":{",
+        "\"subscribers_out_of_order\":%llu,\"disconnects\":%llu,\"server_pid\":%d,"
+        "\"rss_before_bytes\":%lld,\"rss_connected_bytes\":%lld,"
+        "\"rss_per_subscriber_bytes\":%lld,\"server_cpu_seconds\":%.3f,"
+        "\"server_cpu_us_per_delivery\":%.4f,\"errors\":{",
         static_cast<unsigned long long>(missing), static_cast<unsigned long long>(dups),
         static_cast<unsigned long long>(ooo), static_cast<unsigned long long>(subs_missing),
         static_cast<unsigned long long>(subs_dups), static_cast<unsigned long long>(subs_ooo),
-        static_cast<unsigned long long>(disconnects_));
+        static_cast<unsigned long long>(disconnects_), static_cast<int>(o_.server_pid),
+        static_cast<long long>(rss_before_), static_cast<long long>(rss_connected_),
+        static_cast<long long>(rss_per_sub), cpu_s, cpu_us_per_delivery);
     s += buf + errs + "}}";
     std::printf("%s\n", s.c_str());
   } else {
-    std::printf("fanout %s %s: %zu of %d subscribers connected in %.3f s\n", proto,
+    std::printf("fanout %s%s %s: %zu of %d subscribers connected in %.3f s\n", proto, over.c_str(),
                 UrlsText().c_str(), ready_count_, o_.connections, connect_s);
     if (endpoints_.size() > 1 || WriterText() != UrlText(endpoints_[0].url)) {
       std::printf("  writer: %s\n", WriterText().c_str());
@@ -1261,6 +585,13 @@ int StreamRun::Report() {
     std::printf("  connect failures %llu, disconnects %llu\n",
                 static_cast<unsigned long long>(connect_failures_),
                 static_cast<unsigned long long>(disconnects_));
+    if (o_.server_pid > 0) {
+      std::printf("  server: RSS %lld before, %lld connected: %lld bytes per subscriber\n",
+                  static_cast<long long>(rss_before_), static_cast<long long>(rss_connected_),
+                  static_cast<long long>(rss_per_sub));
+      std::printf("  server CPU in the window: %.3f s, %.4f us per delivery\n", cpu_s,
+                  cpu_us_per_delivery);
+    }
     for (auto& [kind, n] : errors_) {
       std::printf("  error %s: %llu\n", kind.c_str(), static_cast<unsigned long long>(n));
     }
@@ -1269,8 +600,6 @@ int StreamRun::Report() {
                (o_.rate > 0 && acked_total_ == 0);
   return fault ? 1 : 0;
 }
-
-}  // namespace
 
 int RunFanout(const StreamOptions& o) {
   StreamRun run(o, true);

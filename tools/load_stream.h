@@ -43,6 +43,21 @@ struct StreamOptions {
   // notice: a burst of 10,000 SYNs overflows the server's accept backlog.
   int connect_concurrency = 200;
   int64_t connect_timeout_us = 60'000'000;
+  // SSE subscribers as HTTP/2 streams (h2c, prior knowledge): spread
+  // round-robin over h2_connections connections to each URL instead of one
+  // HTTP/1.1 connection each. The writer stays on HTTP/1.1. Keep
+  // subscribers per connection within the server's
+  // limits.max_concurrent_streams (128 by default): the rest would wait.
+  bool http2 = false;
+  int h2_connections = 1;
+  // The flow-control window this client grants the server, per stream and
+  // per connection (nghttp2 sends a WINDOW_UPDATE when half is consumed):
+  // 15 MiB, Chrome's connection window, so that a run measures what a
+  // browser sees. Below the server's 256 KiB output high-water mark
+  // (kHighWaterBytes in src/http/h2_session.cc), e.g. 196608, the server is
+  // paced by our WINDOW_UPDATEs instead and never holds frames back, which
+  // avoids a server bug (docs/LOAD.md, HTTP/2) at a cost in throughput.
+  int32_t h2_window_bytes = 15 << 20;
 
   // fanout
   double rate = 100;  // writes per second
@@ -77,7 +92,10 @@ struct StreamOptions {
 
   // idle
   int64_t hold_us = 10'000'000;
-  pid_t server_pid = 0;  // 0: no RSS figures
+  // idle and fanout: the server's RSS before connecting and once all are
+  // connected; fanout also its CPU time (utime + stime) over the measured
+  // window. 0: no server figures.
+  pid_t server_pid = 0;
 
   bool json = false;
 };
