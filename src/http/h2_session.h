@@ -27,7 +27,7 @@
 #define EVENTIDE_SRC_HTTP_H2_SESSION_H_
 
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -138,7 +138,7 @@ class H2Session final : public Exchange {
   RequestHandler* handler_;
   H2Options options_;
   nghttp2_session* ng_ = nullptr;
-  std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   // Collected inside nghttp2's callbacks, handed over after.
   std::vector<int32_t> completed_;        // requests that ended (END_STREAM)
   std::vector<uint64_t> closed_started_;  // started streams that closed

@@ -303,6 +303,7 @@ Listener::Listener(uv_loop_t* loop, ListenerOptions options, HandlerFactory fact
   server_.data = this;
   prepare_.data = this;
   check_.data = this;
+  idle_.data = this;
   read_buf_.resize(kReadBufferBytes);
 }
 
@@ -322,12 +323,16 @@ Status Listener::Start() {
   uv_tcp_init(loop_, &server_);
   uv_prepare_init(loop_, &prepare_);
   uv_check_init(loop_, &check_);
+  uv_idle_init(loop_, &idle_);
   handles_open_ = true;
+  // Unreferenced like the flush hooks; an active idle handle still makes
+  // poll return at once.
   uv_prepare_start(&prepare_, [](uv_prepare_t* p) { static_cast<Listener*>(p->data)->FlushAll(); });
   uv_check_start(&check_, [](uv_check_t* c) { static_cast<Listener*>(c->data)->FlushAll(); });
   // The flush hooks must not keep the loop alive on their own.
   uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
   uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&idle_));
   rc = uv_tcp_bind(&server_, reinterpret_cast<struct sockaddr*>(&addr), 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_), 511, OnConnection);
   if (rc != 0) {
@@ -386,6 +391,14 @@ void Listener::FlushAll() {
     c->MaybeFinishClose();
   }
   flushing_.clear();
+  // Asked for during this pass: the next turn must not wait in poll for them.
+  const bool more = !to_flush_.empty();
+  if (more && !idle_active_) {
+    uv_idle_start(&idle_, [](uv_idle_t* i) { static_cast<Listener*>(i->data)->FlushAll(); });
+  } else if (!more && idle_active_) {
+    uv_idle_stop(&idle_);
+  }
+  idle_active_ = more;
 }
 
 void Listener::StopAccepting() {
@@ -412,6 +425,7 @@ void Listener::CloseHandles() {
   handles_open_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
 }
 
 }  // namespace eventide::net

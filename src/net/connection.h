@@ -174,6 +174,12 @@ class Listener {
   uv_tcp_t server_;
   uv_prepare_t prepare_;
   uv_check_t check_;
+  // Runs while flushes were asked for during a flush pass (a handler that
+  // sends more once the socket took its bytes: HTTP/2 frames held at the
+  // high-water mark): an active idle handle keeps the loop from blocking in
+  // poll, so they go out in the next turn, not at the next unrelated event.
+  uv_idle_t idle_;
+  bool idle_active_ = false;
   bool listening_ = false;
   bool handles_open_ = false;
   int bound_port_ = 0;
