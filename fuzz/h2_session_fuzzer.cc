@@ -23,7 +23,8 @@
 // :status first and lower-case, connection-free names; DATA only after them
 // and nothing after END_STREAM or RST_STREAM; each stream's DATA is a prefix
 // of the bytes the handler gave it (all of them once it ended), a
-// Content-Length equal to that body (none on a stream); a response only for
+// Content-Length equal to that body (none on a stream); no DATA on the
+// answer to a HEAD, even when the handler gave a body; a response only for
 // a request the handler answered, with its status. A GOAWAY with an error
 // code is the last frame, and the connection is closed once it is sent.
 #include <nghttp2/nghttp2.h>
@@ -76,19 +77,21 @@ struct Slot {
   bool ended = false;      // EndStream or ResetStream called
   bool closed = false;     // OnStreamClosed heard
   bool bodiless = false;   // 204 or 304: the body given is not sent
+  bool head = false;       // a HEAD: the body given is not sent, its length is
   int status = 0;
-  std::string expected;  // the body bytes the session took for it
+  std::string expected;   // the body bytes the session took for it
+  int64_t declared = -1;  // the content-length it should state
 };
 
 // Handler modes, by request.
 enum Mode {
-  kAnswerNow,      // 200 with a body of 0..70000 bytes, at once
-  kHold,           // answered in a later turn
-  kStreamEnd,      // StartStream at once, data over turns, EndStream
-  kStreamReset,    // StartStream at once, data over turns, ResetStream
-  kBodiless,       // 204 or 304 at once, with a body that must not be sent
+  kAnswerNow,        // 200 with a body of 0..70000 bytes, at once
+  kHold,             // answered in a later turn
+  kStreamEnd,        // StartStream at once, data over turns, EndStream
+  kStreamReset,      // StartStream at once, data over turns, ResetStream
+  kBodiless,         // 204 or 304 at once, with a body that must not be sent
   kWatchThenDecide,  // Watch, then StartStream or Respond in a later turn
-  kHoldThenDrop,   // ResetStream without an answer, or a 503, later
+  kHoldThenDrop,     // ResetStream without an answer, or a 503, later
   kModes
 };
 
@@ -147,7 +150,7 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
     Check(req.body.size() <= kBodyLimit, "a body over the limit");
     Slot& s = slots[slot];
     s.mode = static_cast<int>(((seed_byte_ & 127) + requests++) % kModes);
-    head_ = req.method == "HEAD";
+    s.head = req.method == "HEAD";
     switch (s.mode) {
       case kAnswerNow:
         Answer(slot, 200, BodySize());
@@ -166,7 +169,6 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
       default:
         break;  // held
     }
-    heads_[slot] = head_;
   }
 
   // One loop turn after bytes were read: the kernel takes output, held
@@ -178,8 +180,8 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
       if (!s.closed && !s.ended) live.push_back(slot);
     }
     for (uint64_t slot : live) Act(slot);
-    if (const uint64_t any = Rand() % 64; Rand() % 16 == 0 && slots.count(any) == 0 &&
-                                           !session->has_stream(any)) {
+    if (const uint64_t any = Rand() % 64;
+        Rand() % 16 == 0 && slots.count(any) == 0 && !session->has_stream(any)) {
       // Calls for a stream that does not exist (yet, or any more): ignored.
       session->AppendData(any, "x");
       session->EndStream(any);
@@ -211,7 +213,6 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
           s.ended = true;
           session->EndStream(slot);
         } else if (!s.answered) {
-          head_ = heads_[slot];
           Answer(slot, 200, 5);
         }
       }
@@ -258,7 +259,8 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
   }
 
   std::string Body(uint64_t slot, size_t from, size_t n) {
-    if (body_bytes_ + n > kMaxBodyBytes) n = body_bytes_ < kMaxBodyBytes ? kMaxBodyBytes - body_bytes_ : 0;
+    if (body_bytes_ + n > kMaxBodyBytes)
+      n = body_bytes_ < kMaxBodyBytes ? kMaxBodyBytes - body_bytes_ : 0;
     body_bytes_ += n;
     std::string b(n, '\0');
     for (size_t i = 0; i < n; ++i) b[i] = BodyByte(slot, from + i);
@@ -275,18 +277,32 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
     head.headers.push_back({"Connection", "keep-alive"});
     head.headers.push_back({"X-Mode", std::to_string(s.mode)});
     head.raw_headers = "x-raw: 1\r\nTransfer-Encoding: chunked\r\n";
-    std::string body = head_ ? std::string() : Body(slot, 0, n);
+    // A HEAD is answered with the body a GET would get, or none with the
+    // length stated (as the REST reads do), by turns.
+    std::string body = Body(slot, 0, n);
+    if (s.head && Rand() % 2 == 0) {
+      head.content_length = static_cast<int64_t>(body.size());
+      body.clear();
+    }
     s.status = status;
     s.bodiless = status == 204 || status == 304;
     if (open) {
       s.answered = true;
-      s.expected = body;
+      s.expected = s.head ? std::string() : body;
+      s.declared =
+          head.content_length >= 0 ? head.content_length : static_cast<int64_t>(body.size());
     }
     session->Respond(slot, head, body);
   }
 
   void Start(uint64_t slot) {
     Slot& s = slots[slot];
+    if (s.head) {
+      // The server streams only GETs and POSTs: a HEAD's answer is a
+      // response, never a stream.
+      Answer(slot, 200, BodySize());
+      return;
+    }
     const bool open = session->has_stream(slot);
     ResponseHead head;
     head.headers.push_back({"content-type", "text/event-stream"});
@@ -300,7 +316,8 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
     started_heard_ = false;
     session->StartStream(slot, head);
     starting_ = 0;
-    Check(started_heard_ == open, "StartStream on an open stream did not start it (or did on a gone one)");
+    Check(started_heard_ == open,
+          "StartStream on an open stream did not start it (or did on a gone one)");
   }
 
   void Append(uint64_t slot, size_t n) {
@@ -313,7 +330,6 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
 
   void Act(uint64_t slot) {
     Slot& s = slots[slot];
-    head_ = heads_[slot];
     const uint32_t r = Rand() % 8;
     if (s.streaming) {
       if (r < 4) {
@@ -347,7 +363,9 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
           s.status = 503;
           if (session->has_stream(slot)) {
             s.answered = true;
-            s.expected = eventide::http::ErrorBody("overloaded", "later");
+            const std::string error = eventide::http::ErrorBody("overloaded", "later");
+            s.expected = s.head ? std::string() : error;
+            s.declared = static_cast<int64_t>(error.size());
           }
           session->RespondError(slot, 503, "overloaded", "later");
         }
@@ -360,8 +378,6 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
   uint32_t rng_;
   uint64_t starting_ = 0;
   bool started_heard_ = false;
-  bool head_ = false;  // the request at hand is a HEAD
-  std::map<uint64_t, bool> heads_;
   size_t body_bytes_ = 0;
 };
 
@@ -447,7 +463,9 @@ void CheckOutput(const Driver& d) {
     Check(size - at - 9 >= len, "a partial frame");
     const uint8_t* payload = p + at + 9;
     Check(!goaway_error, "a frame after a GOAWAY with an error code");
-    if (first) Check(type == NGHTTP2_SETTINGS && !(flags & NGHTTP2_FLAG_ACK), "the server's first frame is not SETTINGS");
+    if (first)
+      Check(type == NGHTTP2_SETTINGS && !(flags & NGHTTP2_FLAG_ACK),
+            "the server's first frame is not SETTINGS");
     first = false;
     if (continuing != 0) {
       Check(type == NGHTTP2_CONTINUATION && sid == continuing, "a header block interrupted");
@@ -465,7 +483,8 @@ void CheckOutput(const Driver& d) {
       }
       case NGHTTP2_HEADERS: {
         Check(sid != 0 && sid % 2 == 1, "HEADERS on stream 0 or an even stream");
-        Check(!(flags & (NGHTTP2_FLAG_PADDED | NGHTTP2_FLAG_PRIORITY)), "padded or prioritised HEADERS");
+        Check(!(flags & (NGHTTP2_FLAG_PADDED | NGHTTP2_FLAG_PRIORITY)),
+              "padded or prioritised HEADERS");
         Rx& r = rx[sid];
         Check(!r.headers, "a second HEADERS on a stream (the server sends no trailers)");
         Check(!r.reset, "HEADERS after RST_STREAM");
@@ -520,9 +539,11 @@ void CheckOutput(const Driver& d) {
     if (!r.headers) continue;
     auto it = d.slots.find(sid);
     if (it == d.slots.end()) {
-      // The session's own answer (408, 413, 431, 405): whole when it ended.
-      if (r.ended && r.content_length >= 0) {
-        Check(r.data.size() == static_cast<size_t>(r.content_length), "an answer shorter or longer than its content-length");
+      // The session's own answer (408, 413, 431, 405): whole when it ended
+      // (or without a body: the request may have been a HEAD).
+      if (r.ended && r.content_length >= 0 && !r.data.empty()) {
+        Check(r.data.size() == static_cast<size_t>(r.content_length),
+              "an answer shorter or longer than its content-length");
       }
       Check(r.status >= 400, "a success the handler never gave");
       continue;
@@ -533,8 +554,9 @@ void CheckOutput(const Driver& d) {
     if (s.streaming) {
       Check(r.content_length < 0, "a content-length on a stream");
     } else if (!s.bodiless) {
-      Check(r.content_length == static_cast<int64_t>(s.expected.size()), "content-length is not the body's");
+      Check(r.content_length == s.declared, "content-length is not the body's");
     }
+    if (s.head) Check(r.data.empty(), "DATA on the answer to a HEAD");
     const std::string want = s.bodiless ? std::string() : s.expected;
     if (want.compare(0, r.data.size(), r.data) != 0 || r.data.size() > want.size()) {
       size_t i = 0;
@@ -542,7 +564,8 @@ void CheckOutput(const Driver& d) {
       std::fprintf(stderr,
                    "h2_session_fuzzer: stream %u (mode %d, %s): %zu bytes of DATA, %zu given; "
                    "they differ from byte %zu\n",
-                   sid, s.mode, s.streaming ? "a stream" : "a response", r.data.size(), want.size(), i);
+                   sid, s.mode, s.streaming ? "a stream" : "a response", r.data.size(), want.size(),
+                   i);
     }
     Check(want.compare(0, r.data.size(), r.data) == 0 && r.data.size() <= want.size(),
           "DATA is not the body the handler gave");
@@ -560,11 +583,12 @@ void CheckOutput(const Driver& d) {
       ended += r.ended ? 1 : 0;
       reset += r.reset ? 1 : 0;
     }
-    std::fprintf(stderr,
-                 "h2_session_fuzzer: %zu requests (%zu answered, %zu streams started); output %zu "
-                 "bytes: %zu responses, %zu with DATA, %zu ended, %zu reset; goaway error %d; closed %d\n",
-                 d.slots.size(), answered, started, d.out.size(), rx.size(), with_data, ended, reset,
-                 goaway_error ? 1 : 0, d.closed ? 1 : 0);
+    std::fprintf(
+        stderr,
+        "h2_session_fuzzer: %zu requests (%zu answered, %zu streams started); output %zu "
+        "bytes: %zu responses, %zu with DATA, %zu ended, %zu reset; goaway error %d; closed %d\n",
+        d.slots.size(), answered, started, d.out.size(), rx.size(), with_data, ended, reset,
+        goaway_error ? 1 : 0, d.closed ? 1 : 0);
   }
   // The session ends after a protocol error: the GOAWAY went out, and the
   // connection closed (nothing was holding the output at the end).

@@ -59,8 +59,10 @@ class Client {
   int32_t Request(const std::string& method, const std::string& path,
                   const std::vector<std::pair<std::string, std::string>>& headers = {},
                   const std::string* body = nullptr, bool end = true) {
-    std::vector<std::pair<std::string, std::string>> all = {
-        {":method", method}, {":scheme", "http"}, {":authority", "127.0.0.1:9996"}, {":path", path}};
+    std::vector<std::pair<std::string, std::string>> all = {{":method", method},
+                                                            {":scheme", "http"},
+                                                            {":authority", "127.0.0.1:9996"},
+                                                            {":path", path}};
     all.insert(all.end(), headers.begin(), headers.end());
     std::vector<nghttp2_nv> nva;
     for (auto& [n, v] : all) {
@@ -101,7 +103,8 @@ class Client {
                       nghttp2_data_source* source, void*) {
     Body* b = static_cast<Body*>(source->ptr);
     const size_t n = std::min(length, b->bytes.size() - b->off);
-    std::copy(b->bytes.begin() + static_cast<long>(b->off), b->bytes.begin() + static_cast<long>(b->off + n), buf);
+    std::copy(b->bytes.begin() + static_cast<long>(b->off),
+              b->bytes.begin() + static_cast<long>(b->off + n), buf);
     b->off += n;
     if (b->off == b->bytes.size()) {
       if (b->end) {
@@ -158,7 +161,8 @@ int main(int argc, char** argv) {
     c.Request("PUT", "/realtime-demo/message/a", {{"content-type", "application/json"}}, &body);
     c.Request("PATCH", "/realtime-demo/message/a", {{"content-type", "application/json"}}, &body);
     c.Request("DELETE", "/realtime-demo/message/a");
-    c.Request("GET", "/realtime-demo/message?stream=sse", {{"accept", "text/event-stream"}, {"last-event-id", "5"}});
+    c.Request("GET", "/realtime-demo/message?stream=sse",
+              {{"accept", "text/event-stream"}, {"last-event-id", "5"}});
     const std::string b = c.Take() + kSettingsAck;
     Write(dir, "methods", 16, 0, b);
     Write(dir, "methods-slow", 64 | 31, 3, b);
@@ -167,7 +171,8 @@ int main(int argc, char** argv) {
     Client c({{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (1u << 31) - 1},
               {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 1 << 20}});
     nghttp2_submit_window_update(c.ng(), NGHTTP2_FLAG_NONE, 0, (1 << 30));
-    for (int i = 0; i < 8; ++i) c.Request("GET", "/realtime-demo/message?stream=sse&n=" + std::to_string(i));
+    for (int i = 0; i < 8; ++i)
+      c.Request("GET", "/realtime-demo/message?stream=sse&n=" + std::to_string(i));
     std::string b = c.Take() + kSettingsAck;
     Write(dir, "wide-windows-slow", 64 | 7, 2, b);
     Write(dir, "wide-windows", whole, 2, b);
@@ -177,7 +182,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 3; ++i) c.Request("GET", "/s/" + std::to_string(i));
     std::string b = c.Take() + kSettingsAck;
     for (int i = 0; i < 4; ++i) {
-      for (int32_t s = 1; s <= 5; s += 2) nghttp2_submit_window_update(c.ng(), NGHTTP2_FLAG_NONE, s, 1000);
+      for (int32_t s = 1; s <= 5; s += 2)
+        nghttp2_submit_window_update(c.ng(), NGHTTP2_FLAG_NONE, s, 1000);
       nghttp2_submit_window_update(c.ng(), NGHTTP2_FLAG_NONE, 0, 3000);
       b += c.Take();
     }
@@ -187,14 +193,16 @@ int main(int argc, char** argv) {
     Client c;
     std::string big(6000, 'x');
     c.Request("POST", "/realtime-demo/message", {{"content-type", "application/json"}}, &big);
-    c.Request("GET", "/realtime-demo/message", {{"x-big", std::string(900, 'h')}, {"x-more", std::string(300, 'm')}});
+    c.Request("GET", "/realtime-demo/message",
+              {{"x-big", std::string(900, 'h')}, {"x-more", std::string(300, 'm')}});
     c.Request("GET", "/ok", {{"cookie", "a=1"}, {"cookie", "b=2"}});
     Write(dir, "limits", 50, 1, c.Take() + kSettingsAck);
   }
   {  // A request that never ends (the 408 path), then the client resets it.
     Client c;
     std::string part = R"({"id":"slow")";
-    int32_t s = c.Request("POST", "/realtime-demo/message", {{"content-type", "application/json"}}, &part, false);
+    int32_t s = c.Request("POST", "/realtime-demo/message", {{"content-type", "application/json"}},
+                          &part, false);
     std::string b = c.Take() + kSettingsAck;
     c.Request("GET", "/after");
     b += c.Take();
@@ -215,7 +223,8 @@ int main(int argc, char** argv) {
     Client c({{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}});
     for (int i = 0; i < 6; ++i) c.Request("GET", "/realtime-demo/message?stream=sse");
     std::string b = c.Take() + kSettingsAck;
-    for (int32_t s = 1; s <= 11; s += 4) nghttp2_submit_rst_stream(c.ng(), NGHTTP2_FLAG_NONE, s, NGHTTP2_CANCEL);
+    for (int32_t s = 1; s <= 11; s += 4)
+      nghttp2_submit_rst_stream(c.ng(), NGHTTP2_FLAG_NONE, s, NGHTTP2_CANCEL);
     b += c.Take();
     Write(dir, "streams-cancelled", 8, 2, b);
   }

@@ -48,6 +48,7 @@ struct H2Session::Stream {
   bool end = false;         // END_STREAM once `out` is framed
   bool deferred = false;    // the data provider waits for bytes
   bool marked = false;      // seen incomplete by ExpireIncompleteRequests
+  bool head = false;        // a HEAD: its answer's body is not sent
   std::string out;          // body bytes not framed yet: out[off, size)
   size_t off = 0;
   size_t pending() const { return out.size() - off; }
@@ -95,6 +96,7 @@ struct H2Callbacks {
     }
     if (n == ":method") {
       st->req.method.assign(v);
+      st->head = v == "HEAD";  // whoever answers it: the handler, a limit, the 408
     } else if (n == ":path") {
       st->req.target.assign(v);
     } else if (n == ":authority") {
@@ -345,10 +347,17 @@ void H2Session::SubmitHead(Stream* st, const ResponseHead& head, std::string_vie
   char length[24];
   std::string_view length_text;
   const bool bodiless = head.status == 204 || head.status == 304;
+  int64_t declared = head.content_length;
+  if (st->head && !streaming) {
+    // A HEAD's answer states the length of the body it does not send, an
+    // error's as well as a GET's (RFC 9110 section 9.3.2): DATA on it is a
+    // stream error for the client (RFC 9113 section 8.1.1).
+    if (declared < 0) declared = static_cast<int64_t>(body.size());
+    body = {};
+  }
   if (!streaming && !bodiless) {
-    auto lr = std::to_chars(
-        length, length + sizeof(length),
-        head.content_length >= 0 ? static_cast<uint64_t>(head.content_length) : body.size());
+    auto lr = std::to_chars(length, length + sizeof(length),
+                            declared >= 0 ? static_cast<uint64_t>(declared) : body.size());
     length_text = std::string_view(length, static_cast<size_t>(lr.ptr - length));
   }
   for (const Span& s : spans) nva.push_back(Nv(std::string_view(names_).substr(s.off, s.len), s.value));
