@@ -21,7 +21,8 @@
 // frames of at most 16384 bytes, the server's SETTINGS first, no PUSH_PROMISE
 // or PRIORITY; HEADERS once per (odd) stream and HPACK-decodable to a
 // :status first and lower-case, connection-free names; DATA only after them
-// and nothing after END_STREAM or RST_STREAM; each stream's DATA is a prefix
+// and nothing after END_STREAM or RST_STREAM, a RST_STREAM NO_ERROR only after
+// a whole answer; each stream's DATA is a prefix
 // of the bytes the handler gave it (all of them once it ended), a
 // Content-Length equal to that body (none on a stream); no DATA on the
 // answer to a HEAD, even when the handler gave a body; a response only for
@@ -510,10 +511,17 @@ void CheckOutput(const Driver& d) {
         }
         break;
       }
-      case NGHTTP2_RST_STREAM:
+      case NGHTTP2_RST_STREAM: {
         Check(len == 4 && sid != 0, "a bad RST_STREAM");
-        rx[sid].reset = true;
+        Rx& r = rx[sid];
+        // NO_ERROR only asks the client to stop sending a request already
+        // answered in full (RFC 9113 section 8.1).
+        if (Be(payload, 4) == NGHTTP2_NO_ERROR) {
+          Check(r.headers && r.ended, "RST_STREAM NO_ERROR before a complete answer");
+        }
+        r.reset = true;
         break;
+      }
       case NGHTTP2_SETTINGS:
         Check(sid == 0, "SETTINGS on a stream");
         Check((flags & NGHTTP2_FLAG_ACK) ? len == 0 : len % 6 == 0, "a bad SETTINGS length");

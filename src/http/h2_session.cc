@@ -49,6 +49,7 @@ struct H2Session::Stream {
   bool deferred = false;    // the data provider waits for bytes
   bool marked = false;      // seen incomplete by ExpireIncompleteRequests
   bool head = false;        // a HEAD: its answer's body is not sent
+  bool cut_request = false;  // answered before it was whole: RST_STREAM NO_ERROR once sent
   std::string out;          // body bytes not framed yet: out[off, size)
   size_t off = 0;
   size_t pending() const { return out.size() - off; }
@@ -140,6 +141,24 @@ struct H2Callbacks {
     return 0;
   }
 
+  // An answer given before its request was whole goes out in full, and then
+  // RST_STREAM NO_ERROR tells the client to stop sending the rest (RFC 9113
+  // section 8.1). Not before: a stream with a RST_STREAM queued is closing,
+  // and nghttp2 drops whatever else is queued for it, the answer's HEADERS
+  // included.
+  static int FrameSend(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
+    H2Session* self = Self(user);
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+    H2Session::Stream* st = self->Find(static_cast<uint64_t>(frame->hd.stream_id));
+    if (st == nullptr || !st->cut_request) return 0;
+    st->cut_request = false;
+    if (nghttp2_session_get_stream_remote_close(ng, st->id) == 0) {
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
+
   static int StreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
     H2Session* self = Self(user);
     auto it = self->streams_.find(stream_id);
@@ -198,6 +217,7 @@ H2Session::H2Session(H2Host* host, RequestHandler* handler, const H2Options& opt
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, H2Callbacks::DataChunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, H2Callbacks::FrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::StreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::FrameSend);
   nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::SendData);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
@@ -381,15 +401,14 @@ void H2Session::Respond(uint64_t slot, const ResponseHead& head, std::string_vie
   if (closed_) return;
   Stream* st = Find(slot);
   if (st == nullptr || st->responded) return;
-  // A request answered before it was whole (a limit, an early error): the
-  // rest of it is not wanted. RST_STREAM NO_ERROR after the answer tells the
-  // client to stop sending (RFC 9113 section 8.1).
-  const bool early = !st->complete;
-  SubmitHead(st, head, body, false);
-  if (early) {
+  // A request answered before it was whole (the 408): the rest of it is not
+  // wanted. RST_STREAM NO_ERROR after the answer (H2Callbacks::FrameSend)
+  // tells the client to stop sending (RFC 9113 section 8.1).
+  if (!st->complete) {
     st->complete = true;
-    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    st->cut_request = true;
   }
+  SubmitHead(st, head, body, false);
   host_->WantFlush();
 }
 
