@@ -7,7 +7,7 @@
 //
 // Input: byte 0 says how the rest is fed: bits 0-5 the chunk size (1 + the
 // value; 63: the whole input at once), bit 6 a slow socket (the kernel takes
-// 4 KiB a turn, so the session meets its high-water mark), bit 7 set: the
+// 16 KiB every fourth turn, so the session meets its high-water mark), bit 7 set: the
 // input is sent as it is, without the client preface put in front of it.
 // Byte 1 seeds the handler's choices; with its bit 7 set the server also
 // shuts down (GOAWAY, open streams finish) at some turn. The client's bytes
@@ -27,9 +27,12 @@
 // Content-Length equal to that body (none on a stream); no DATA on the
 // answer to a HEAD, even when the handler gave a body; a response only for
 // a request the handler answered, with its status. A GOAWAY with an error
-// code is the last frame, and the connection is closed once it is sent.
+// code is the last frame, and the connection is closed once it is sent; the
+// connection closes only after a GOAWAY (either side's) or bytes that are not
+// HTTP/2.
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -93,8 +96,24 @@ enum Mode {
   kBodiless,         // 204 or 304 at once, with a body that must not be sent
   kWatchThenDecide,  // Watch, then StartStream or Respond in a later turn
   kHoldThenDrop,     // ResetStream without an answer, or a 503, later
+  kFirehose,         // StartStream at once, 32..64 KiB every turn (the high-water mark)
   kModes
 };
+
+uint32_t Be(const uint8_t* p, int n) {
+  uint32_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Whether `bytes`, read as frames from the start, hold a GOAWAY.
+bool HasGoaway(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  for (size_t at = 0; at + 9 <= bytes.size(); at += 9 + Be(p + at, 3)) {
+    if (p[at + 3] == 7) return true;
+  }
+  return false;
+}
 
 class Driver final : public H2Host, public eventide::http::RequestHandler {
  public:
@@ -105,9 +124,14 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
     Check(!closed, "Send after Close");
     out.append(bytes);
     unwritten += bytes.size();
+    max_unwritten = std::max(max_unwritten, unwritten);
   }
   void Close() override {
     Check(!closed, "Close twice");
+    // The session ends the connection after a GOAWAY, either side's, or when
+    // the peer's bytes are not HTTP/2 (inside OnData). Anything else is a
+    // failure of the session's own (nghttp2_session_send failing).
+    Check(in_on_data || peer_goaway || HasGoaway(out), "the connection closed without a GOAWAY");
     closed = true;
   }
   void WantFlush() override { want_flush = true; }
@@ -158,6 +182,7 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
         break;
       case kStreamEnd:
       case kStreamReset:
+      case kFirehose:
         Start(slot);
         break;
       case kBodiless:
@@ -175,7 +200,9 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
   // One loop turn after bytes were read: the kernel takes output, held
   // answers and stream data go out, timers fire.
   void Turn(bool slow) {
-    unwritten = slow ? (unwritten > 4096 ? unwritten - 4096 : 0) : 0;
+    // A slow socket takes 16 KiB every fourth turn and nothing otherwise.
+    const size_t taken = !slow ? unwritten : ++turns_ % 4 == 0 ? 16384 : 0;
+    unwritten -= std::min(unwritten, taken);
     std::vector<uint64_t> live;
     for (auto& [slot, s] : slots) {
       if (!s.closed && !s.ended) live.push_back(slot);
@@ -240,7 +267,10 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
 
   H2Session* session = nullptr;
   std::string out;
-  size_t unwritten = 0;  // sent and not yet taken by the "kernel"
+  bool in_on_data = false;   // inside H2Session::OnData
+  bool peer_goaway = false;  // the peer's bytes hold a GOAWAY frame
+  size_t unwritten = 0;      // sent and not yet taken by the "kernel"
+  size_t max_unwritten = 0;
   bool closed = false;
   bool want_flush = false;
   std::map<uint64_t, Slot> slots;
@@ -332,6 +362,19 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
   void Act(uint64_t slot) {
     Slot& s = slots[slot];
     const uint32_t r = Rand() % 8;
+    if (s.streaming && s.mode == kFirehose) {
+      Append(slot, 32768 + Rand() % 32768);
+      if (r == 0 && Rand() % 8 == 0) {
+        s.ended = true;
+        session->EndStream(slot);
+      } else if (r == 1 && Rand() % 8 == 0) {
+        // Reset while its frames may wait at the high-water mark (a
+        // subscriber aborted: the stall timeout, a token running out).
+        s.ended = true;
+        session->ResetStream(slot);
+      }
+      return;
+    }
     if (s.streaming) {
       if (r < 4) {
         Append(slot, r == 0 ? 16384 + Rand() % 20000 : 1 + Rand() % 200);
@@ -377,6 +420,7 @@ class Driver final : public H2Host, public eventide::http::RequestHandler {
   }
 
   uint32_t rng_;
+  uint64_t turns_ = 0;
   uint64_t starting_ = 0;
   bool started_heard_ = false;
   size_t body_bytes_ = 0;
@@ -391,12 +435,6 @@ struct Rx {
   int64_t content_length = -1;
   std::string data;
 };
-
-uint32_t Be(const uint8_t* p, int n) {
-  uint32_t v = 0;
-  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
-  return v;
-}
 
 bool ConnectionSpecific(std::string_view n) {
   return n == "connection" || n == "keep-alive" || n == "proxy-connection" ||
@@ -594,9 +632,10 @@ void CheckOutput(const Driver& d) {
     std::fprintf(
         stderr,
         "h2_session_fuzzer: %zu requests (%zu answered, %zu streams started); output %zu "
-        "bytes: %zu responses, %zu with DATA, %zu ended, %zu reset; goaway error %d; closed %d\n",
+        "bytes: %zu responses, %zu with DATA, %zu ended, %zu reset; goaway error %d; closed %d; "
+        "at most %zu bytes unwritten\n",
         d.slots.size(), answered, started, d.out.size(), rx.size(), with_data, ended, reset,
-        goaway_error ? 1 : 0, d.closed ? 1 : 0);
+        goaway_error ? 1 : 0, d.closed ? 1 : 0, d.max_unwritten);
   }
   // The session ends after a protocol error: the GOAWAY went out, and the
   // connection closed (nothing was holding the output at the end).
@@ -617,6 +656,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Driver d(data[1]);
   d.seed_byte_ = data[1];
+  d.peer_goaway =
+      HasGoaway(std::string_view(input).substr(std::min(input.size(), kPreface.size())));
   H2Options options;
   options.limits.header_bytes = kHeaderLimit;
   options.limits.body_bytes = kBodyLimit;
@@ -629,7 +670,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The server flushes its SETTINGS at the first turn.
     d.FlushIfWanted();
     for (size_t at = 0; at < input.size() && !d.closed; at += chunk) {
+      d.in_on_data = true;
       session.OnData(std::string_view(input).substr(at, chunk));
+      d.in_on_data = false;
       Check(session.closed() == d.closed, "closed() disagrees with the host");
       if (!d.closed) d.Turn(slow);
     }

@@ -189,7 +189,11 @@ struct H2Callbacks {
                       size_t length, nghttp2_data_source*, void* user) {
     H2Session* self = Self(user);
     H2Session::Stream* st = self->Find(static_cast<uint64_t>(frame->hd.stream_id));
-    if (st == nullptr || st->pending() < length) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    // A frame held back at the high-water mark (WOULDBLOCK below) whose
+    // stream was reset since (ResetStream dropped its bytes): that stream's
+    // failure, not the connection's. Its RST_STREAM CANCEL is queued already,
+    // so nghttp2 drops the frame and sends no other.
+    if (st == nullptr || st->pending() < length) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if (self->host_->pending_output_bytes() >= kHighWaterBytes) return NGHTTP2_ERR_WOULDBLOCK;
     self->host_->Send(std::string_view(reinterpret_cast<const char*>(framehd), 9));
     // We never pad, so a frame is its header and its data.
