@@ -5,7 +5,11 @@
 # `node conformance/run.mjs`, stops the server and exits with the suite's code.
 # Builds nothing.
 #
-#   conformance/run-local.sh BUILD/src/server/eventide SOURCE_DIR [run.mjs options...]
+#   conformance/run-local.sh BUILD/src/server/eventide SOURCE_DIR [--tls] [run.mjs options...]
+#
+# --http2 (a run.mjs option) runs the suite over HTTP/2 by prior knowledge;
+# --tls starts the server with TLS (`--tls auto`: its self-signed certificate)
+# and runs the suite over HTTP/2 by ALPN (https://, implies --http2).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -16,6 +20,18 @@ bin=$1
 src=$2
 shift 2
 ping_ms=200
+tls=off
+scheme=http
+args=()
+for a in "$@"; do
+  if [ "$a" = "--tls" ]; then
+    tls=auto
+    scheme=https
+    args+=(--http2)
+  else
+    args+=("$a")
+  fi
+done
 
 if ! command -v node >/dev/null 2>&1; then
   echo "run-local: node is not installed (scripts/deps.sh installs it)" >&2
@@ -56,6 +72,13 @@ type Comment @table @export(name: "comments", rest: true, sse: true, ws: true) {
   body: String!
 }
 EOF
+# Static files for rest.static-etag-304 (--web blog): an index and a script
+# large and repetitive enough to get a gzip copy (docs/HTTP.md "Static files").
+mkdir -p "$tmp/apps/blog/web"
+cat > "$tmp/apps/blog/web/index.html" <<EOF
+<!doctype html><title>conformance</title><script src="app.js"></script>
+EOF
+for i in $(seq 1 40); do echo "console.log('conformance static file, line $i');"; done > "$tmp/apps/blog/web/app.js"
 cat > "$tmp/server.yaml" <<EOF
 streams:
   sse_ping_ms: $ping_ms
@@ -64,7 +87,7 @@ EOF
 
 # Port 0: the server picks a free port and logs it in its "listening" line.
 "$bin" serve --apps "$tmp/apps" --data "$tmp/data" --listen 127.0.0.1:0 \
-  --tls off --fsync always --config "$tmp/server.yaml" 2>"$tmp/server.log" &
+  --tls "$tls" --fsync always --config "$tmp/server.yaml" 2>"$tmp/server.log" &
 pid=$!
 
 addr=""
@@ -85,7 +108,7 @@ if [ -z "$addr" ]; then
 fi
 
 set +e
-node "$src/conformance/run.mjs" "http://$addr" --ping-ms "$ping_ms" --compat blog "$@"
+node "$src/conformance/run.mjs" "$scheme://$addr" --ping-ms "$ping_ms" --compat blog --web blog ${args[@]+"${args[@]}"}
 code=$?
 set -e
 if ! kill -0 "$pid" 2>/dev/null; then

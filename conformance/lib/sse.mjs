@@ -12,8 +12,15 @@
 //    the `synced` notice, `ping` without id. Departures are collected in
 //    `violations` and checks assert it stays empty.
 
-import net from 'node:net';
-import { parseHead, hostPort } from './http.mjs';
+//
+// Over HTTP/2 (run.mjs --http2) the stream is one stream of the run's
+// HTTP/2 session: the same interpretation and framing checks on its DATA,
+// `rawHead` rebuilt from the response headers ("HTTP/2 200" first), and
+// close() resets that stream (RST_STREAM CANCEL), as a browser closing an
+// EventSource does.
+
+import http2 from 'node:http2';
+import { parseHead, hostPort, connectSocket, currentTransport, h2Session, h2RequestHeaders, h2ResponseHead, assertH2, h2Stats } from './http.mjs';
 
 // Event names that carry a position (STREAMS.md, SSE): `id:` must be there.
 const POSITIONED = new Set(['update', 'delete', 'publish']);
@@ -49,21 +56,22 @@ export class SseStream {
 
   // Opens `path` (with its query) on `base`. Resolves once the response head
   // has arrived; the body is read from then on.
-  static open(base, path, { headers = {}, timeoutMs = 3000, method = 'GET', body } = {}) {
+  static open(base, path, opts = {}) {
+    if (currentTransport() === 'h2') return SseStream.openH2(base, path, opts);
+    const { headers = {}, timeoutMs = 3000, method = 'GET', body } = opts;
     const s = new SseStream();
     const { host, port, prefix } = hostPort(base);
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port });
-      s.socket = sock;
-      let buf = Buffer.alloc(0);
-      let haveHead = false;
-      const timer = setTimeout(() => { sock.destroy(); reject(new Error(`SSE ${path}: no response head in ${timeoutMs} ms`)); }, timeoutMs);
-      sock.on('connect', () => {
+      const sock = connectSocket(base, () => {
         let req = `${method} ${prefix}${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n`;
         for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
         if (body !== undefined) req += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
         sock.write(req + '\r\n' + (body ?? ''));
       });
+      s.socket = sock;
+      let buf = Buffer.alloc(0);
+      let haveHead = false;
+      const timer = setTimeout(() => { sock.destroy(); reject(new Error(`SSE ${path}: no response head in ${timeoutMs} ms`)); }, timeoutMs);
       sock.on('data', (d) => {
         if (haveHead) { s._feedBody(d); return; }
         buf = Buffer.concat([buf, d]);
@@ -88,7 +96,52 @@ export class SseStream {
     });
   }
 
-  close() { this.socket?.destroy(); }
+  // As open(), as a stream of the run's HTTP/2 session.
+  static openH2(base, path, { headers = {}, timeoutMs = 3000, method = 'GET', body } = {}) {
+    const s = new SseStream();
+    const { prefix } = hostPort(base);
+    const h = h2RequestHeaders(method, `${prefix}${path}`, headers);
+    if (body !== undefined) h['content-length'] = String(Buffer.byteLength(body));
+    return new Promise((resolve, reject) => {
+      let session;
+      let stream;
+      try {
+        session = h2Session(base);
+        stream = session.request(h, { endStream: body === undefined });
+      } catch (e) { reject(e); return; }
+      h2Stats.streams++;
+      s.stream = stream;
+      s.protocol = 'h2';
+      let haveHead = false;
+      const timer = setTimeout(() => { stream.close(http2.constants.NGHTTP2_CANCEL); reject(new Error(`SSE ${path} over HTTP/2: no response head in ${timeoutMs} ms`)); }, timeoutMs);
+      stream.on('response', (hd) => {
+        haveHead = true;
+        clearTimeout(timer);
+        try {
+          assertH2(session, `SSE ${path}`);
+          if (hd[':status'] === undefined) throw new Error(`SSE ${path}: an answer without :status`);
+        } catch (e) { stream.close(http2.constants.NGHTTP2_CANCEL); reject(e); return; }
+        Object.assign(s, h2ResponseHead(hd));
+        s.rawHead = [`HTTP/2 ${s.status}`, ...s.rawHeaders.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+        resolve(s);
+      });
+      stream.on('data', (d) => { if (haveHead) s._feedBody(d); });
+      const onEnd = () => {
+        if (!haveHead) { clearTimeout(timer); reject(new Error(`SSE ${path} over HTTP/2: the stream ended before the response head (RST_STREAM code ${stream.rstCode})`)); }
+        s.ended = true;
+        s._wake();
+      };
+      stream.on('end', onEnd);
+      stream.on('close', onEnd);
+      stream.on('error', () => {});
+      if (body !== undefined) stream.end(body);
+    });
+  }
+
+  close() {
+    if (this.stream) { if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_CANCEL); return; }
+    this.socket?.destroy();
+  }
 
   _feedBody(bytes) {
     if (!this._chunked) { this._feedText(this._decoder.decode(bytes, { stream: true })); return; }

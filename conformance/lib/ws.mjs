@@ -3,9 +3,8 @@
 // control frames between fragments, or as any bytes at all. Server frames are
 // parsed strictly (the server must not mask; RSV bits must be clear).
 
-import net from 'node:net';
 import crypto from 'node:crypto';
-import { parseHead, hostPort } from './http.mjs';
+import { parseHead, hostPort, connectSocket } from './http.mjs';
 
 export const OP = { CONT: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 };
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -66,16 +65,17 @@ export class WsClient {
       'Sec-WebSocket-Version': '13',
     };
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port });
-      c.socket = sock;
-      let haveHead = false;
-      let buf = Buffer.alloc(0);
-      const timer = setTimeout(() => { sock.destroy(); reject(new Error(`WS ${path}: no handshake answer in ${timeoutMs} ms`)); }, timeoutMs);
-      sock.on('connect', () => {
+      // Always HTTP/1.1 (TLS with ALPN http/1.1 for https://): WebSocket is
+      // not offered over HTTP/2.
+      const sock = connectSocket(base, () => {
         let req = `${method} ${prefix}${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n`;
         for (const [k, v] of Object.entries(h)) if (v !== undefined) req += `${k}: ${v}\r\n`;
         sock.write(req + '\r\n');
       });
+      c.socket = sock;
+      let haveHead = false;
+      let buf = Buffer.alloc(0);
+      const timer = setTimeout(() => { sock.destroy(); reject(new Error(`WS ${path}: no handshake answer in ${timeoutMs} ms`)); }, timeoutMs);
       sock.on('data', (d) => {
         if (haveHead && c.status === 101) { c._feed(d); return; }
         buf = Buffer.concat([buf, d]);

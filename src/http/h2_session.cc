@@ -52,7 +52,8 @@ struct H2Session::Stream {
   bool end = false;         // END_STREAM once `out` is framed
   bool deferred = false;    // the data provider waits for bytes
   bool marked = false;      // seen incomplete by ExpireIncompleteRequests
-  bool reset_after = false;  // answered before the request was whole: RST once sent
+  bool head = false;        // a HEAD: its answer's body is not sent
+  bool cut_request = false;  // answered before it was whole: RST_STREAM NO_ERROR once sent
   std::string out;          // body bytes not framed yet: out[off, size)
   size_t off = 0;
   size_t pending() const { return out.size() - off; }
@@ -94,12 +95,14 @@ struct H2Callbacks {
       if (!st->header_too_large) {
         st->header_too_large = true;
         st->complete = true;
+        st->cut_request = true;  // the client may be sending more: RST after the 431
         self->completed_.push_back(st->id);
       }
       return 0;
     }
     if (n == ":method") {
       st->req.method.assign(v);
+      st->head = v == "HEAD";  // whoever answers it: the handler, a limit, the 408
     } else if (n == ":path") {
       st->req.target.assign(v);
     } else if (n == ":authority") {
@@ -125,6 +128,7 @@ struct H2Callbacks {
     if (st->req.body.size() + len > self->options_.limits.body_bytes) {
       st->body_too_large = true;
       st->complete = true;
+      st->cut_request = true;  // RST after the 413, unless the client ended already
       self->completed_.push_back(stream_id);
       return 0;
     }
@@ -143,15 +147,19 @@ struct H2Callbacks {
     return 0;
   }
 
-  // A response sent whole to a request that was not: RST_STREAM NO_ERROR
-  // now tells the client to stop sending it (RFC 9113 section 8.1). Not
-  // before: a stream with a reset queued sends no response headers.
+  // An answer given before its request was whole goes out in full, and then
+  // RST_STREAM NO_ERROR tells the client to stop sending the rest (RFC 9113
+  // section 8.1). Not before: a stream with a RST_STREAM queued is closing,
+  // and nghttp2 drops whatever else is queued for it, the answer's HEADERS
+  // included.
   static int FrameSend(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
-    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+    H2Session* self = Self(user);
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-    H2Session::Stream* st = Self(user)->Find(static_cast<uint64_t>(frame->hd.stream_id));
-    if (st != nullptr && st->reset_after) {
-      st->reset_after = false;
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+    H2Session::Stream* st = self->Find(static_cast<uint64_t>(frame->hd.stream_id));
+    if (st == nullptr || !st->cut_request) return 0;
+    st->cut_request = false;
+    if (nghttp2_session_get_stream_remote_close(ng, st->id) == 0) {
       nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
     }
     return 0;
@@ -187,7 +195,11 @@ struct H2Callbacks {
                       size_t length, nghttp2_data_source*, void* user) {
     H2Session* self = Self(user);
     H2Session::Stream* st = self->Find(static_cast<uint64_t>(frame->hd.stream_id));
-    if (st == nullptr || st->pending() < length) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    // A frame held back at the high-water mark (WOULDBLOCK below) whose
+    // stream was reset since (ResetStream dropped its bytes): that stream's
+    // failure, not the connection's. Its RST_STREAM CANCEL is queued already,
+    // so nghttp2 drops the frame and sends no other.
+    if (st == nullptr || st->pending() < length) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if (self->host_->pending_output_bytes() >= kHighWaterBytes) return NGHTTP2_ERR_WOULDBLOCK;
     self->host_->Send(std::string_view(reinterpret_cast<const char*>(framehd), 9));
     // We never pad, so a frame is its header and its data.
@@ -220,8 +232,8 @@ H2Session::H2Session(H2Host* host, RequestHandler* handler, const H2Options& opt
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, H2Callbacks::DataChunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, H2Callbacks::FrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::StreamClose);
-  nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::SendData);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::FrameSend);
+  nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::SendData);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // Streams beyond the limit the peer was told are refused by the library.
@@ -376,10 +388,17 @@ void H2Session::SubmitHead(Stream* st, const ResponseHead& head, std::string_vie
   char length[24];
   std::string_view length_text;
   const bool bodiless = head.status == 204 || head.status == 304;
+  int64_t declared = head.content_length;
+  if (st->head && !streaming) {
+    // A HEAD's answer states the length of the body it does not send, an
+    // error's as well as a GET's (RFC 9110 section 9.3.2): DATA on it is a
+    // stream error for the client (RFC 9113 section 8.1.1).
+    if (declared < 0) declared = static_cast<int64_t>(body.size());
+    body = {};
+  }
   if (!streaming && !bodiless) {
-    auto lr = std::to_chars(
-        length, length + sizeof(length),
-        head.content_length >= 0 ? static_cast<uint64_t>(head.content_length) : body.size());
+    auto lr = std::to_chars(length, length + sizeof(length),
+                            declared >= 0 ? static_cast<uint64_t>(declared) : body.size());
     length_text = std::string_view(length, static_cast<size_t>(lr.ptr - length));
   }
   for (const Span& s : spans) nva.push_back(Nv(std::string_view(names_).substr(s.off, s.len), s.value));
@@ -403,11 +422,12 @@ void H2Session::Respond(uint64_t slot, const ResponseHead& head, std::string_vie
   if (closed_) return;
   Stream* st = Find(slot);
   if (st == nullptr || st->responded) return;
-  // A request answered before it was whole (a limit, an early error): the
-  // rest of it is not wanted (FrameSend resets the stream once it is sent).
+  // A request answered before it was whole (the 408): the rest of it is not
+  // wanted. RST_STREAM NO_ERROR after the answer (H2Callbacks::FrameSend)
+  // tells the client to stop sending (RFC 9113 section 8.1).
   if (!st->complete) {
     st->complete = true;
-    st->reset_after = true;
+    st->cut_request = true;
   }
   SubmitHead(st, head, body, false);
   host_->WantFlush();

@@ -61,9 +61,10 @@ bool Session::CanDispatch(const Request& r) const {
 
 void Session::Dispatch(Request& r) {
   uint64_t slot = next_slot_++;
-  slots_.push_back(Slot{slot, false, false, false, false, {}});
+  slots_.push_back(Slot{slot, false, false, false, false, false, {}});
   slots_.back().close_after = !r.keep_alive;
   slots_.back().may_run_ahead = handler_->MayRunAhead(r);
+  slots_.back().head = r.method == "HEAD";
   handler_->OnRequest(this, slot, r);
 }
 
@@ -85,7 +86,7 @@ void Session::DispatchWaiting() {
 
 void Session::AnswerFailure(int status, std::string_view code, std::string_view message) {
   uint64_t slot = next_slot_++;
-  slots_.push_back(Slot{slot, false, /*close_after=*/true, false, false, {}});
+  slots_.push_back(Slot{slot, false, /*close_after=*/true, false, false, false, {}});
   RespondError(slot, status, code, message);
 }
 
@@ -135,6 +136,14 @@ void Session::Respond(uint64_t slot, const ResponseHead& head, std::string_view 
   if (closed_) return;
   Slot* s = FindSlot(slot);
   if (s == nullptr || s->done) return;
+  if (s->head && !body.empty()) {
+    // A HEAD's answer ends after its head, an error's as well as a GET's
+    // (RFC 9110 section 9.3.2): body bytes would be read as the start of the
+    // next answer on the connection. Its Content-Length is the body's.
+    ResponseHead h = head;
+    if (h.content_length < 0) h.content_length = static_cast<int64_t>(body.size());
+    return Respond(slot, h, {});
+  }
   const bool close = s->close_after || head.close;
   if (s == &slots_.front()) {
     // The common case: the oldest request is answered; it goes out now,

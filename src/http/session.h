@@ -94,6 +94,7 @@ class Session final : public Exchange {
     bool close_after = false;
     bool stream = false;         // a stream's head: the session ends after it
     bool may_run_ahead = false;  // a write (RequestHandler::MayRunAhead)
+    bool head = false;           // a HEAD: its answer's body is not sent
     std::string bytes;           // the serialized response, once done
   };
   // An error the session itself answers (a framing error, a request that did

@@ -303,6 +303,30 @@ TEST(SessionTest, AnswersLeaveInRequestOrder) {
   EXPECT_EQ(t.out.find("again"), std::string::npos) << "a slot is answered once";
 }
 
+TEST(SessionTest, AHeadIsAnsweredWithoutABodyEvenWhenGivenOne) {
+  FakeTransport t;
+  Recorder h;
+  Session s(&t, &h, SessionOptions{});
+  s.OnData("HEAD /missing HTTP/1.1\r\n\r\nHEAD /found HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(h.slots.size(), 1u);
+  // An error answer carries its body; a HEAD's must not, or the next answer
+  // on the connection would start with it. The length is the body's.
+  s.RespondError(h.slots[0], 404, "not_found", "no such record");
+  const std::string body = ErrorBody("not_found", "no such record");
+  EXPECT_EQ(t.out, "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: " +
+                       std::to_string(body.size()) + "\r\n\r\n");
+  ASSERT_EQ(h.slots.size(), 2u);
+  ResponseHead head;
+  head.content_length = 1234;  // as the REST reads answer a HEAD: the GET's length, no body
+  s.Respond(h.slots[1], head, "");
+  ASSERT_EQ(h.slots.size(), 3u);
+  s.Respond(h.slots[2], ResponseHead{}, "next");
+  EXPECT_NE(t.out.find("content-length: 1234\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos)
+      << t.out;
+  EXPECT_EQ(t.out.substr(t.out.size() - 4), "next");
+  EXPECT_EQ(t.out.find(body), std::string::npos) << t.out;
+}
+
 TEST(SessionTest, AReadWaitsUntilTheRequestsBeforeItAreAnswered) {
   FakeTransport t;
   Recorder h;
