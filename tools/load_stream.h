@@ -55,8 +55,9 @@ struct StreamOptions {
   // 15 MiB, Chrome's connection window, so that a run measures what a
   // browser sees. Below the server's 256 KiB output high-water mark
   // (kHighWaterBytes in src/http/h2_session.cc), e.g. 196608, the server is
-  // paced by our WINDOW_UPDATEs instead and never holds frames back, which
-  // avoids a server bug (docs/LOAD.md, HTTP/2) at a cost in throughput.
+  // paced by our WINDOW_UPDATEs instead and never holds frames back, at a cost
+  // in throughput (docs/LOAD.md, HTTP/2; it was the work-around for a server
+  // stall, since fixed).
   int32_t h2_window_bytes = 15 << 20;
 
   // fanout

@@ -19,8 +19,16 @@
 #           utime+stime over the measured window the CPU per delivery. HTTP/2
 #           runs with eventide-load's default receive window (15 MiB, a
 #           browser's), then (SMALL_WINDOW=1, the default) once more with 192
-#           KiB, below the server's 256 KiB output high-water mark, where it
-#           cannot stall (docs/LOAD.md, HTTP/2)
+#           KiB, below the server's 256 KiB output high-water mark, where the
+#           server is paced by the client's WINDOW_UPDATEs (docs/LOAD.md,
+#           HTTP/2)
+#   switch  after those, SWITCH_ROUNDS rounds (5; 0 skips them) of the HTTP/1.1
+#           path's cost of HTTP/2 being on: wrk GET of one record, CONNECTIONS
+#           connections, one request in flight each, SWITCH_SECONDS (4) against
+#           a fresh server with `--http2 on` (every connection starts in a
+#           ProtocolSwitch that looks at its first bytes) and one with
+#           `--http2 off`, alternating which goes first. ROUNDS=0 runs only
+#           these.
 #
 # h2 and h1 alternate which goes first from one round to the next. Every
 # figure goes to OUT_DIR/results.tsv (fan-out JSON lines to runs.jsonl); the
@@ -28,7 +36,8 @@
 # ratios taken pair by pair within a round, then their median.
 #
 # Only loopback. Every tool runs under `timeout`, so the script stops by itself
-# (about 90 s a round at the defaults); it kills only the servers it started,
+# (about 90 s a round at the defaults, and 45 s for the switch rounds); it kills
+# only the servers it started,
 # by PID.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -52,6 +61,8 @@ MAX_IN_FLIGHT="${MAX_IN_FLIGHT:-256}"
 # Grace after the last answer for deliveries to arrive: long enough that a
 # backlog drains, so what is still missing after it was held back.
 DRAIN="${DRAIN:-5s}"
+SWITCH_ROUNDS="${SWITCH_ROUNDS:-5}"
+SWITCH_SECONDS="${SWITCH_SECONDS:-4}"
 secs="$SECONDS_PER_RUN"
 results="$out/results.tsv"
 runs="$out/runs.jsonl"
@@ -78,14 +89,15 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# start_server -> server_pid, base (http://127.0.0.1:PORT)
+# start_server [on|off] -> server_pid, base (http://127.0.0.1:PORT); HTTP/2 on
+# unless told
 start_server() {
   local dir="$out/data-$RANDOM$RANDOM" port
   port="$(pick_port)"
   mkdir -p "$dir"
   data_dir="$dir"
   taskset -c 0 "$eventide" serve --apps "$root/apps" --data "$dir" \
-    --listen "127.0.0.1:$port" --tls off --fsync always --http2 on 2> "$dir.log" &
+    --listen "127.0.0.1:$port" --tls off --fsync always --http2 "${1:-on}" 2> "$dir.log" &
   server_pid=$!
   for _ in $(seq 100); do grep -q '"listening"' "$dir.log" 2>/dev/null && break; sleep 0.05; done
   base="http://127.0.0.1:$port"
@@ -146,15 +158,21 @@ wrk_run() {
   echo "round $1 $2 ${rps:-?} req/s" >&2
 }
 
-rest_round() {
-  local round="$1" order="$2" body="$out/body.json" id url table
+# create_record -> table, url (of a record just created on the server)
+create_record() {
+  local body="$out/body.json" id
   printf '{"title":"t","content":"c"}' > "$body"
-  start_server
   table="$base/realtime-demo/message"
   id="$(curl -fs -X POST -H 'Content-Type: application/json' --data-binary @"$body" "$table" |
     sed -n 's/.*"id":"\([^"]*\)".*/\1/p')"
   [ -n "$id" ] || { echo "http2.sh: could not create a record" >&2; exit 1; }
   url="$table/$id"
+}
+
+rest_round() {
+  local round="$1" order="$2" body="$out/body.json" url table
+  start_server
+  create_record
   for proto in $order; do
     if [ "$proto" = h2 ]; then
       h2load_run "$round" get.h2 -m "$DEPTH" "$url"
@@ -172,14 +190,38 @@ rest_round() {
   stop_server
 }
 
+# switch_round ROUND ORDER: wrk GET, one request in flight per connection,
+# against a server with --http2 on and one with --http2 off
+switch_round() {
+  local round="$1" mode text rps total t0 w0 url table
+  for mode in $2; do
+    start_server "$mode"
+    create_record
+    t0="$(cpu_ticks)" w0="$(now_us)"
+    text="$(taskset -c 1 timeout $((SWITCH_SECONDS + 30)) wrk -t1 -c"$CONNECTIONS" \
+      -d"${SWITCH_SECONDS}s" "$url" 2>&1)" || true
+    rps="$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<< "$text")"
+    total="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' <<< "$text")"
+    record "$round" "switch.$mode" "${rps:-0}"
+    rest_figures "$round" "switch.$mode" "${total:-0}" "$t0" $(( $(now_us) - w0 ))
+    if grep -q -E '^ *(Non-2xx|Socket errors)' <<< "$text"; then
+      echo "http2.sh: switch.$mode: $(grep -E '^ *(Non-2xx|Socket errors)' <<< "$text" |
+        tr '\n' ' ')" >&2
+      record "$round" "switch.$mode.errors" 1
+    fi
+    echo "round $round switch --http2 $mode ${rps:-?} req/s" >&2
+    stop_server
+  done
+}
+
 fanout_run() {
   local round="$1" proto="$2" rate="$3" line tag="r$3.$2"
   local args=()
   case "$proto" in
     # eventide-load's default window, a browser's (15 MiB): above the server's
-    # 256 KiB output high-water mark, where deliveries can stall (docs/LOAD.md).
+    # 256 KiB output high-water mark, so the socket paces the server.
     h2) args=(--http2 --h2-connections "$H2_CONNECTIONS") ;;
-    # 192 KiB: below the mark, paced by WINDOW_UPDATEs, no stall.
+    # 192 KiB: below the mark, so the client's WINDOW_UPDATEs pace it.
     h2small) args=(--http2 --h2-connections "$H2_CONNECTIONS" --h2-window-bytes 196608) ;;
   esac
   start_server
@@ -222,11 +264,17 @@ for round in $(seq 1 "$ROUNDS"); do
     if [ "${SMALL_WINDOW:-1}" = 1 ]; then fanout_run "$round" h2small "$rate"; fi
   done
 done
+for round in $(seq 1 "$SWITCH_ROUNDS"); do
+  order="on off"
+  [ $((round % 2)) -eq 0 ] && order="off on"
+  switch_round "$round" "$order"
+done
 
-python3 - "$results" "$ROUNDS" "$CONNECTIONS" "$DEPTH" "$SUBSCRIBERS" "$H2_CONNECTIONS" "$RATES" <<'EOF'
+python3 - "$results" "$ROUNDS" "$CONNECTIONS" "$DEPTH" "$SUBSCRIBERS" "$H2_CONNECTIONS" "$RATES" \
+  "$SWITCH_ROUNDS" "$SWITCH_SECONDS" <<'EOF'
 import collections, statistics, sys
-path, rounds, conns, depth, subs, h2c, rates = sys.argv[1:8]
-rates = rates.split()
+path, rounds, conns, depth, subs, h2c, rates, switch_rounds, switch_secs = sys.argv[1:10]
+rates = rates.split() if int(rounds) > 0 else []
 by = collections.defaultdict(dict)  # case -> round -> value
 for row in open(path):
     r, case, value = row.rstrip("\n").split("\t")
@@ -245,17 +293,20 @@ def ratio(a, b):
 def fmt(x, digits=0):
     return f"{x:,.{digits}f}"
 
-print()
-print(f"REST, {conns} connections, medians of {rounds} rounds; h2/h1 taken pair by pair in a "
-      "round (median, min–max). Server CPU: utime+stime per request over the run, and in "
-      "brackets the share of its core it used (≈1: the server is the bottleneck).")
-print("| case | HTTP/2 req/s | HTTP/1.1 req/s | h2 / h1 | server CPU µs/req, HTTP/2 | HTTP/1.1 "
-      "| h2 / h1 |")
-print("|---|---|---|---|---|---|---|")
 cases = [(f"GET one record, {depth} in flight (h1: h2load --h1, pipelined)", "get.h2", "get.h1"),
          (f"GET one record, {depth} in flight (h1: wrk, pipelined)", "get.h2", "get.wrk"),
          (f"POST, {depth} in flight (h1: wrk, pipelined)", "post.h2", "post.wrk"),
          ("POST, 1 in flight (h2load both)", "post1.h2", "post1.h1")]
+if int(rounds) > 0:
+    print()
+    print(f"REST, {conns} connections, medians of {rounds} rounds; h2/h1 taken pair by pair in a "
+          "round (median, min–max). Server CPU: utime+stime per request over the run, and in "
+          "brackets the share of its core it used (≈1: the server is the bottleneck).")
+    print("| case | HTTP/2 req/s | HTTP/1.1 req/s | h2 / h1 | server CPU µs/req, HTTP/2 | HTTP/1.1 "
+          "| h2 / h1 |")
+    print("|---|---|---|---|---|---|---|")
+else:
+    cases = []
 for label, a, b in cases:
     print(f"| {label} | {fmt(med(a))} | {fmt(med(b))} | {ratio(a, b)} | "
           f"{fmt(med(a + '.cpu_us'), 2)} ({fmt(med(a + '.busy'), 2)}) | "
@@ -286,6 +337,17 @@ for rate in rates:
           for p in ("h2", "h1", "h2small")}
     print(f"| runs with every event delivered once, in order | {ok['h1']:.0f} of {rounds} | "
           f"{ok['h2']:.0f} of {rounds} | |" + (f" {ok['h2small']:.0f} of {rounds} | |" if small else ""))
+if "switch.on" in by:
+    print()
+    print(f"HTTP/1.1 with HTTP/2 on (ProtocolSwitch first) against off: wrk GET of one record, "
+          f"{conns} connections, 1 in flight each, {switch_secs} s; medians of {switch_rounds} "
+          "rounds, on/off pair by pair (median, min–max):")
+    print("| | --http2 on | --http2 off | on / off |")
+    print("|---|---|---|---|")
+    for label, key, digits in [("req/s", "", 0), ("server CPU µs/req", ".cpu_us", 2),
+                               ("share of its core", ".busy", 2)]:
+        a, b = "switch.on" + key, "switch.off" + key
+        print(f"| {label} | {fmt(med(a), digits)} | {fmt(med(b), digits)} | {ratio(a, b)} |")
 errors = sorted(c for c in by if c.endswith(".errors") or c.endswith(".failed"))
 if errors:
     print("\nwith errors: " + ", ".join(errors))
