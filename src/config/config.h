@@ -94,9 +94,9 @@ struct Retention {
 
 // The JetStream log backend (docs/CLUSTER.md).
 struct Nats {
-  std::string urls;                   // "nats://127.0.0.1:4222[,more]"
-  std::string stream = "EVENTIDE";    // the stream; its subjects are STREAM.>
-  uint64_t replicas = 3;              // the stream's replica count (1-5)
+  std::string urls;                    // "nats://127.0.0.1:4222[,more]"
+  std::string stream = "EVENTIDE";     // the stream; its subjects are STREAM.>
+  uint64_t replicas = 3;               // the stream's replica count (1-5)
   uint64_t publish_timeout_ms = 5000;  // a publish without PubAck by then is sent again
 };
 

@@ -44,17 +44,17 @@ struct H2Session::Stream {
   size_t header_bytes = 0;
   bool header_too_large = false;
   bool body_too_large = false;
-  bool complete = false;    // END_STREAM (or a limit) seen: the request is as whole as it gets
-  bool dispatched = false;  // handed to the handler
-  bool responded = false;   // a response head was submitted
-  bool streaming = false;   // StartStream: the host owns what follows
-  bool watched = false;     // the host hears of its end (Watch, StartStream)
-  bool end = false;         // END_STREAM once `out` is framed
-  bool deferred = false;    // the data provider waits for bytes
-  bool marked = false;      // seen incomplete by ExpireIncompleteRequests
-  bool head = false;        // a HEAD: its answer's body is not sent
+  bool complete = false;     // END_STREAM (or a limit) seen: the request is as whole as it gets
+  bool dispatched = false;   // handed to the handler
+  bool responded = false;    // a response head was submitted
+  bool streaming = false;    // StartStream: the host owns what follows
+  bool watched = false;      // the host hears of its end (Watch, StartStream)
+  bool end = false;          // END_STREAM once `out` is framed
+  bool deferred = false;     // the data provider waits for bytes
+  bool marked = false;       // seen incomplete by ExpireIncompleteRequests
+  bool head = false;         // a HEAD: its answer's body is not sent
   bool cut_request = false;  // answered before it was whole: RST_STREAM NO_ERROR once sent
-  std::string out;          // body bytes not framed yet: out[off, size)
+  std::string out;           // body bytes not framed yet: out[off, size)
   size_t off = 0;
   size_t pending() const { return out.size() - off; }
 };
@@ -106,7 +106,8 @@ struct H2Callbacks {
     } else if (n == ":path") {
       st->req.target.assign(v);
     } else if (n == ":authority") {
-      if (st->req.FindHeader("host") == nullptr) st->req.headers.push_back({"host", std::string(v)});
+      if (st->req.FindHeader("host") == nullptr)
+        st->req.headers.push_back({"host", std::string(v)});
     } else if (!n.empty() && n[0] == ':') {
       // :scheme (and :protocol, which is not enabled): nghttp2 checked them.
     } else if (n == "cookie") {
@@ -191,8 +192,8 @@ struct H2Callbacks {
     return static_cast<ssize_t>(n);
   }
 
-  static int SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
-                      size_t length, nghttp2_data_source*, void* user) {
+  static int SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                      nghttp2_data_source*, void* user) {
     H2Session* self = Self(user);
     H2Session::Stream* st = self->Find(static_cast<uint64_t>(frame->hd.stream_id));
     // A frame held back at the high-water mark (WOULDBLOCK below) whose
@@ -271,8 +272,8 @@ size_t H2Session::incomplete_requests() const {
 void H2Session::OnData(std::string_view data) {
   if (closed_) return;
   in_library_ = true;
-  const ssize_t rc = nghttp2_session_mem_recv(ng_, reinterpret_cast<const uint8_t*>(data.data()),
-                                              data.size());
+  const ssize_t rc =
+      nghttp2_session_mem_recv(ng_, reinterpret_cast<const uint8_t*>(data.data()), data.size());
   in_library_ = false;
   if (rc < 0) {
     // A connection error the library could not answer itself (a bad
@@ -382,7 +383,8 @@ void H2Session::SubmitHead(Stream* st, const ResponseHead& head, std::string_vie
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     add(line.substr(0, colon), value);
   }
   char length[24];
@@ -401,7 +403,8 @@ void H2Session::SubmitHead(Stream* st, const ResponseHead& head, std::string_vie
                             declared >= 0 ? static_cast<uint64_t>(declared) : body.size());
     length_text = std::string_view(length, static_cast<size_t>(lr.ptr - length));
   }
-  for (const Span& s : spans) nva.push_back(Nv(std::string_view(names_).substr(s.off, s.len), s.value));
+  for (const Span& s : spans)
+    nva.push_back(Nv(std::string_view(names_).substr(s.off, s.len), s.value));
   if (!length_text.empty()) nva.push_back(Nv("content-length", length_text));
   const bool has_body = streaming || (!bodiless && !body.empty());
   if (!has_body) {

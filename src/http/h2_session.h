@@ -27,10 +27,10 @@
 #define EVENTIDE_SRC_HTTP_H2_SESSION_H_
 
 #include <cstdint>
-#include <unordered_map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "src/http/exchange.h"
@@ -65,7 +65,7 @@ class H2Host {
 };
 
 struct H2Options {
-  Limits limits;                         // header_bytes: the header list; body_bytes
+  Limits limits;                          // header_bytes: the header list; body_bytes
   uint32_t max_concurrent_streams = 128;  // SETTINGS_MAX_CONCURRENT_STREAMS
   uint64_t id = 0;                        // the connection's id, for the handler
 };

@@ -62,9 +62,7 @@ void Connection::Start(std::unique_ptr<ConnectionHandler> handler, TlsContext* t
   ResumeReading();
 }
 
-std::string_view Connection::alpn() const {
-  return tls_ ? tls_->alpn() : std::string_view();
-}
+std::string_view Connection::alpn() const { return tls_ ? tls_->alpn() : std::string_view(); }
 
 void Connection::AppendOwned(std::string_view bytes) {
   if (bytes.empty()) return;

@@ -37,8 +37,7 @@ int AlpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const uns
 }  // namespace
 
 Result<std::unique_ptr<TlsContext>> TlsContext::Load(const std::string& cert_path,
-                                                     const std::string& key_path,
-                                                     bool offer_h2) {
+                                                     const std::string& key_path, bool offer_h2) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return Status::IOError("SSL_CTX_new: " + OpenSslError());
   std::unique_ptr<TlsContext> holder(new TlsContext(ctx));

@@ -15,8 +15,7 @@ namespace eventide::rest {
 namespace {
 
 // The headers that name an answered write's position.
-void AppendPositionHeaders(wal::Position position, const std::string& durability,
-                           std::string* h) {
+void AppendPositionHeaders(wal::Position position, const std::string& durability, std::string* h) {
   const std::string pos = std::to_string(position.value());
   h->append("content-type: application/json\r\nevent-position: ").append(pos);
   h->append("\r\netag: \"").append(pos).append("\"\r\nevent-durability: ").append(durability);

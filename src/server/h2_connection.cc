@@ -62,7 +62,9 @@ class Server::H2Connection::H2Stream final : public Server::StreamSlot {
 };
 
 Server::H2Connection::H2Connection(Server* server, net::Connection* conn)
-    : server_(server), conn_(conn), session_(this, server, H2OptionsFor(server->options_, conn->id())) {
+    : server_(server),
+      conn_(conn),
+      session_(this, server, H2OptionsFor(server->options_, conn->id())) {
   server_->sessions_[conn->id()] = this;
   ++server_->metrics_.connections_total;
   ++server_->metrics_.h2_connections_total;

@@ -84,9 +84,9 @@ class Server::H2Connection final : public Server::Conn,
   std::map<uint64_t, std::unique_ptr<H2Stream>> streams_;  // by slot (stream id)
   std::multimap<int64_t, uint64_t> timers_;                // deadline -> slot
   std::string out_;                                        // frames not yet given to conn_
-  int64_t idle_since_ms_ = 0;    // no stream open since (0: some are)
-  int64_t next_expire_ms_ = 0;   // the next slowloris check (0: none due)
-  int64_t armed_ms_ = 0;         // the deadline the timer is armed for (0: none)
+  int64_t idle_since_ms_ = 0;                              // no stream open since (0: some are)
+  int64_t next_expire_ms_ = 0;                             // the next slowloris check (0: none due)
+  int64_t armed_ms_ = 0;  // the deadline the timer is armed for (0: none)
   bool closing_ = false;
 };
 
