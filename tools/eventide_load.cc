@@ -410,15 +410,9 @@ void Conn::OnConnected(int status) {
   }
   connected_ = true;
   uv_tcp_nodelay(&tcp_, 1);
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        static char slab[65536];
-        *buf = uv_buf_init(slab, sizeof(slab));
-      },
-      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-        static_cast<Conn*>(s->data)->OnRead(n, buf);
-      });
+  load::StartReading(&tcp_, [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    static_cast<Conn*>(s->data)->OnRead(n, buf);
+  });
   Pump();
 }
 

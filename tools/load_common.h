@@ -6,6 +6,7 @@
 
 #include <sched.h>
 #include <sys/resource.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +17,19 @@
 #include <vector>
 
 namespace eventide::load {
+
+// Starts reading `tcp`: every connection's reads land in one slab, each
+// parsed (or its tail copied to its connection) by `on_read` before the
+// loop reads again, so no connection holds a read buffer of its own.
+inline void StartReading(uv_tcp_t* tcp, uv_read_cb on_read) {
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(tcp),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) {
+        static char slab[65536];
+        *buf = uv_buf_init(slab, sizeof(slab));
+      },
+      on_read);
+}
 
 // Monotonic microseconds (steady_clock). Send and receive times are both
 // taken in this process, so latencies need no wall clock.

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "tools/load_common.h"
 #include "tools/load_stream_run.h"
 
 namespace eventide::load {
@@ -182,16 +183,9 @@ void H2ClientConn::OnConnected(int status) {
   }
   state_ = State::kOpen;
   uv_tcp_nodelay(&tcp_, 1);
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        // One loop thread: each read is parsed before the next (as StreamConn).
-        static char slab[65536];
-        *buf = uv_buf_init(slab, sizeof(slab));
-      },
-      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-        static_cast<H2ClientConn*>(s->data)->OnRead(n, buf);
-      });
+  StartReading(&tcp_, [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    static_cast<H2ClientConn*>(s->data)->OnRead(n, buf);
+  });
   Flush();  // the preface and every request submitted so far
 }
 

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <utility>
 
+#include "tools/load_common.h"
 #include "tools/load_h2.h"
 #include "tools/load_stream_run.h"
 
@@ -101,17 +102,9 @@ void StreamConn::OnConnected(int status) {
     return;
   }
   state_ = State::kHandshake;
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        // One loop thread: every read lands in the same slab and is parsed
-        // (or its tail copied to the connection) before the next.
-        static char slab[65536];
-        *buf = uv_buf_init(slab, sizeof(slab));
-      },
-      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-        static_cast<StreamConn*>(s->data)->OnRead(n, buf);
-      });
+  StartReading(&tcp_, [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    static_cast<StreamConn*>(s->data)->OnRead(n, buf);
+  });
   const Url& u = ep_->url;
   if (run_->o_.protocol == StreamProtocol::kSse) {
     if (auth_header_.empty()) {
@@ -464,15 +457,9 @@ void WriterConn::OnConnected(int status) {
   }
   connected_ = true;
   uv_tcp_nodelay(&tcp_, 1);
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) {
-        static char slab[65536];
-        *buf = uv_buf_init(slab, sizeof(slab));
-      },
-      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-        static_cast<WriterConn*>(s->data)->OnRead(n, buf);
-      });
+  StartReading(&tcp_, [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+    static_cast<WriterConn*>(s->data)->OnRead(n, buf);
+  });
 }
 
 void WriterConn::Issue(uint64_t seq) {
