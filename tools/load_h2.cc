@@ -9,24 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "src/http/h2_nv.h"
 #include "tools/load_common.h"
 #include "tools/load_stream_run.h"
 
 namespace eventide::load {
-namespace {
-
-nghttp2_nv Nv(std::string_view name, std::string_view value) {
-  nghttp2_nv nv;
-  nv.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name.data()));
-  nv.namelen = name.size();
-  nv.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value.data()));
-  nv.valuelen = value.size();
-  nv.flags = NGHTTP2_NV_FLAG_NONE;  // nghttp2 copies them: they need not outlive the call
-  return nv;
-}
-
-}  // namespace
-
 // nghttp2's callbacks, as one friend of the connection.
 struct H2ClientCallbacks {
   static H2ClientConn* Self(void* user) { return static_cast<H2ClientConn*>(user); }
@@ -123,13 +110,13 @@ void H2ClientConn::Open(StreamConn* c) {
   constexpr std::string_view kAuth = "Authorization: ";
   if (StartsWith(auth, kAuth)) auth = auth.substr(kAuth.size(), auth.size() - kAuth.size() - 2);
   std::vector<nghttp2_nv> nva = {
-      Nv(":method", "GET"),
-      Nv(":scheme", "http"),
-      Nv(":authority", authority),
-      Nv(":path", u.path),
-      Nv("accept", "text/event-stream"),
+      http::H2Nv(":method", "GET"),
+      http::H2Nv(":scheme", "http"),
+      http::H2Nv(":authority", authority),
+      http::H2Nv(":path", u.path),
+      http::H2Nv("accept", "text/event-stream"),
   };
-  if (!auth.empty()) nva.push_back(Nv("authorization", auth));
+  if (!auth.empty()) nva.push_back(http::H2Nv("authorization", auth));
   const int32_t id = nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(), nullptr, nullptr);
   if (id < 0) {
     c->Fail("h2_submit");  // stream ids exhausted (2^30 requests): not in a run

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <utility>
 
+#include "src/http/h2_nv.h"
+
 namespace eventide::http {
 namespace {
 
@@ -23,16 +25,6 @@ constexpr size_t kKeepBufferBytes = 64 << 10;
 bool ConnectionSpecific(std::string_view lower) {
   return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
          lower == "transfer-encoding" || lower == "upgrade";
-}
-
-nghttp2_nv Nv(std::string_view name, std::string_view value) {
-  nghttp2_nv nv;
-  nv.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name.data()));
-  nv.namelen = name.size();
-  nv.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value.data()));
-  nv.valuelen = value.size();
-  nv.flags = NGHTTP2_NV_FLAG_NONE;
-  return nv;
 }
 
 }  // namespace
@@ -357,7 +349,7 @@ void H2Session::SubmitHead(Stream* st, const ResponseHead& head, std::string_vie
   nva.reserve(head.headers.size() + 8);
   char status[4];
   auto r = std::to_chars(status, status + sizeof(status), head.status);
-  nva.push_back(Nv(":status", std::string_view(status, static_cast<size_t>(r.ptr - status))));
+  nva.push_back(H2Nv(":status", std::string_view(status, static_cast<size_t>(r.ptr - status))));
   names_.clear();
   struct Span {
     size_t off, len;
@@ -404,8 +396,8 @@ void H2Session::SubmitHead(Stream* st, const ResponseHead& head, std::string_vie
     length_text = std::string_view(length, static_cast<size_t>(lr.ptr - length));
   }
   for (const Span& s : spans)
-    nva.push_back(Nv(std::string_view(names_).substr(s.off, s.len), s.value));
-  if (!length_text.empty()) nva.push_back(Nv("content-length", length_text));
+    nva.push_back(H2Nv(std::string_view(names_).substr(s.off, s.len), s.value));
+  if (!length_text.empty()) nva.push_back(H2Nv("content-length", length_text));
   const bool has_body = streaming || (!bodiless && !body.empty());
   if (!has_body) {
     st->end = true;
