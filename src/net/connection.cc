@@ -86,17 +86,23 @@ void Connection::TakeTlsOutput() {
 void Connection::Send(std::string_view bytes) {
   if (closing_ || bytes.empty()) return;
   if (tls_) {
-    Status s = tls_->Write(bytes);
-    if (!s.ok()) {
-      LogLine(LogLevel::kWarn, "tls write failed", {{"peer", peer_}, {"error", s.ToString()}});
-      Abort();
-      return;
-    }
-    TakeTlsOutput();
+    tls_held_.append(bytes);
+  } else {
+    AppendOwned(bytes);
+  }
+  owner_->ScheduleFlush(this);
+}
+
+void Connection::EncryptHeld() {
+  if (!tls_ || tls_held_.empty() || handles_closing_) return;
+  Status s = tls_->Write(tls_held_);
+  tls_held_.clear();
+  if (!s.ok()) {
+    LogLine(LogLevel::kWarn, "tls write failed", {{"peer", peer_}, {"error", s.ToString()}});
+    Abort();
     return;
   }
-  AppendOwned(bytes);
-  owner_->ScheduleFlush(this);
+  TakeTlsOutput();
 }
 
 void Connection::SendShared(const std::shared_ptr<const std::string>& bytes) {
@@ -119,6 +125,7 @@ void Connection::Flush() {
   // Bytes the handler sends from OnFlush go out in this write: the flag
   // stays set meanwhile, so they do not schedule another.
   if (!closing_ && !handles_closing_ && handler_) handler_->OnFlush();
+  EncryptHeld();
   flush_scheduled_ = false;
   if (pieces_.empty() || handles_closing_) return;
   // Most flushes fit in the socket buffer: write them now, with no request
@@ -193,6 +200,8 @@ void Connection::Close() {
   closing_ = true;
   PauseReading();
   if (tls_ && !handles_closing_) {
+    EncryptHeld();                 // what was sent before the close goes before close_notify
+    if (handles_closing_) return;  // the write failed: aborted
     tls_->Shutdown();
     TakeTlsOutput();
   }
@@ -203,6 +212,7 @@ void Connection::Abort() {
   closing_ = true;
   pieces_.clear();
   owned_.clear();
+  tls_held_.clear();
   queued_bytes_ = 0;
   CloseHandles();
 }

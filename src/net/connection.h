@@ -8,7 +8,9 @@
 //
 // Output: Send() appends to the connection's buffer and SendShared() queues a
 // reference to a buffer shared with other connections (an event frame that
-// every subscriber receives: no copy on plain TCP). Output is written once per
+// every subscriber receives: no copy on plain TCP). Under TLS a turn's sends
+// are gathered and encrypted at the flush, so many small sends (an HTTP/2
+// session's frames, a burst of events) make few records. Output is written once per
 // loop turn (a uv_prepare and a uv_check flush every connection that has
 // output), so many small sends in one turn cost one writev.
 #ifndef EVENTIDE_SRC_NET_CONNECTION_H_
@@ -71,7 +73,9 @@ class Connection {
   // like Send.
   void SendShared(const std::shared_ptr<const std::string>& bytes);
   // Bytes queued or in flight that the kernel has not taken yet.
-  size_t pending_output_bytes() const { return queued_bytes_ + in_flight_bytes_; }
+  size_t pending_output_bytes() const {
+    return queued_bytes_ + in_flight_bytes_ + tls_held_.size();
+  }
   // Asks for OnFlush (and a write) at the end of this loop turn.
   void RequestFlush();
   // Stops reading and closes once queued output is written (and, under TLS,
@@ -116,11 +120,14 @@ class Connection {
   };
   void AppendOwned(std::string_view bytes);
   void TakeTlsOutput();
+  // Under TLS: encrypts the plaintext sent this turn, as few records.
+  void EncryptHeld();
   std::vector<Piece> pieces_;
   std::string owned_;
   size_t queued_bytes_ = 0;
   std::vector<uv_buf_t> bufs_;  // scratch for a flush
   std::string plain_;           // scratch: decrypted bytes of one read
+  std::string tls_held_;        // under TLS: plaintext sent this turn, encrypted at the flush
   size_t in_flight_bytes_ = 0;
   bool flush_scheduled_ = false;
   bool reading_ = false;

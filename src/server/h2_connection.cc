@@ -100,35 +100,21 @@ void Server::H2Connection::Shutdown() {
   // Now, not at the end of the turn: the server closes every connection
   // next, and a closing connection frames nothing more.
   session_.Flush();
-  TakeOutput();
-}
-
-void Server::H2Connection::TakeOutput() {
-  if (out_.empty()) return;
-  conn_->Send(out_);
-  out_.clear();
 }
 
 void Server::H2Connection::OnData(std::string_view data) {
   session_.OnData(data);
-  TakeOutput();
   ArmTimer();
 }
 
-void Server::H2Connection::OnEof() {
-  session_.OnEof();
-  TakeOutput();
-}
+void Server::H2Connection::OnEof() { session_.OnEof(); }
 
 void Server::H2Connection::OnWritten() {
   // The socket took bytes: frames held back at the high-water mark may go.
   if (session_.want_write()) conn_->RequestFlush();
 }
 
-void Server::H2Connection::OnFlush() {
-  session_.Flush();
-  TakeOutput();
-}
+void Server::H2Connection::OnFlush() { session_.Flush(); }
 
 void Server::H2Connection::OnStreamStarted(uint64_t slot) {
   auto it = streams_.find(slot);
@@ -209,13 +195,11 @@ void Server::H2Connection::OnTimer() {
     // Idle: GOAWAY, and the session closes the connection once it is sent.
     session_.Shutdown();
     session_.Flush();
-    TakeOutput();
     return;
   }
   if (next_expire_ms_ != 0 && now >= next_expire_ms_) {
     next_expire_ms_ = 0;
     session_.ExpireIncompleteRequests();
-    TakeOutput();
   }
   ArmTimer();
 }

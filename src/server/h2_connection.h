@@ -50,17 +50,10 @@ class Server::H2Connection final : public Server::Conn,
   void OnClose() override;
 
   // http::H2Host
-  // Frames are gathered and handed to the connection once per session call,
-  // so under TLS a turn's frames become few records, not one per frame.
-  void Send(std::string_view bytes) override { out_.append(bytes); }
-  void Close() override {
-    TakeOutput();
-    conn_->Close();
-  }
+  void Send(std::string_view bytes) override { conn_->Send(bytes); }
+  void Close() override { conn_->Close(); }
   void WantFlush() override { conn_->RequestFlush(); }
-  size_t pending_output_bytes() const override {
-    return conn_->pending_output_bytes() + out_.size();
-  }
+  size_t pending_output_bytes() const override { return conn_->pending_output_bytes(); }
   void OnStreamStarted(uint64_t slot) override;
   void OnStreamDrained(uint64_t slot) override;
   void OnStreamClosed(uint64_t slot) override;
@@ -74,8 +67,6 @@ class Server::H2Connection final : public Server::Conn,
   // timeout with no stream open, and the slowloris check.
   void SetStreamTimer(uint64_t slot, uint64_t timeout_ms);
   void ArmTimer();
-  // Hands the gathered frames to the connection.
-  void TakeOutput();
   static int64_t NowMs();
 
   Server* server_;
@@ -83,7 +74,6 @@ class Server::H2Connection final : public Server::Conn,
   http::H2Session session_;
   std::map<uint64_t, std::unique_ptr<H2Stream>> streams_;  // by slot (stream id)
   std::multimap<int64_t, uint64_t> timers_;                // deadline -> slot
-  std::string out_;                                        // frames not yet given to conn_
   int64_t idle_since_ms_ = 0;                              // no stream open since (0: some are)
   int64_t next_expire_ms_ = 0;                             // the next slowloris check (0: none due)
   int64_t armed_ms_ = 0;  // the deadline the timer is armed for (0: none)
