@@ -69,6 +69,7 @@ struct H2Callbacks {
     st->id = frame->hd.stream_id;
     self->streams_[st->id] = std::move(st);
     ++self->streams_total_;
+    ++self->incomplete_;
     return 0;
   }
 
@@ -86,7 +87,7 @@ struct H2Callbacks {
     if (st->header_bytes > self->options_.limits.header_bytes) {
       if (!st->header_too_large) {
         st->header_too_large = true;
-        st->complete = true;
+        self->MarkComplete(st);
         st->cut_request = true;  // the client may be sending more: RST after the 431
         self->completed_.push_back(st->id);
       }
@@ -120,7 +121,7 @@ struct H2Callbacks {
     if (st == nullptr || st->complete) return 0;
     if (st->req.body.size() + len > self->options_.limits.body_bytes) {
       st->body_too_large = true;
-      st->complete = true;
+      self->MarkComplete(st);
       st->cut_request = true;  // RST after the 413, unless the client ended already
       self->completed_.push_back(stream_id);
       return 0;
@@ -135,7 +136,7 @@ struct H2Callbacks {
     if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
     H2Session::Stream* st = self->Find(static_cast<uint64_t>(frame->hd.stream_id));
     if (st == nullptr || st->complete) return 0;
-    st->complete = true;
+    self->MarkComplete(st);
     self->completed_.push_back(st->id);
     return 0;
   }
@@ -163,6 +164,7 @@ struct H2Callbacks {
     auto it = self->streams_.find(stream_id);
     if (it == self->streams_.end()) return 0;
     if (it->second->watched) self->closed_started_.push_back(static_cast<uint64_t>(stream_id));
+    if (!it->second->complete) --self->incomplete_;
     self->streams_.erase(it);
     return 0;
   }
@@ -255,10 +257,10 @@ H2Session::Stream* H2Session::Find(uint64_t slot) const {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
-size_t H2Session::incomplete_requests() const {
-  size_t n = 0;
-  for (const auto& [id, st] : streams_) n += st->complete ? 0 : 1;
-  return n;
+void H2Session::MarkComplete(Stream* st) {
+  if (st->complete) return;
+  st->complete = true;
+  --incomplete_;
 }
 
 void H2Session::OnData(std::string_view data) {
@@ -421,7 +423,7 @@ void H2Session::Respond(uint64_t slot, const ResponseHead& head, std::string_vie
   // wanted. RST_STREAM NO_ERROR after the answer (H2Callbacks::FrameSend)
   // tells the client to stop sending (RFC 9113 section 8.1).
   if (!st->complete) {
-    st->complete = true;
+    MarkComplete(st);
     st->cut_request = true;
   }
   SubmitHead(st, head, body, false);

@@ -121,7 +121,7 @@ class H2Session final : public Exchange {
   void ExpireIncompleteRequests();
 
   size_t open_streams() const { return streams_.size(); }
-  size_t incomplete_requests() const;
+  size_t incomplete_requests() const { return incomplete_; }
   uint64_t streams_total() const { return streams_total_; }
   bool closed() const { return closed_; }
 
@@ -130,6 +130,8 @@ class H2Session final : public Exchange {
   friend struct H2Callbacks;
 
   Stream* Find(uint64_t slot) const;
+  // The request is as whole as it will get (END_STREAM, a limit, an answer).
+  void MarkComplete(Stream* st);
   void DispatchCompleted();
   void SubmitHead(Stream* st, const ResponseHead& head, std::string_view body, bool streaming);
   void Fatal();
@@ -147,7 +149,8 @@ class H2Session final : public Exchange {
   bool shutting_down_ = false;
   bool closed_ = false;
   uint64_t streams_total_ = 0;
-  std::string names_;  // scratch: lower-cased response header names
+  size_t incomplete_ = 0;  // open streams whose request is not complete
+  std::string names_;      // scratch: lower-cased response header names
 };
 
 }  // namespace eventide::http
