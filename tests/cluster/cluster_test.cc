@@ -23,7 +23,7 @@ using std::chrono::seconds;
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(nats_.Start()) << nats_.log(0);
+    ASSERT_TRUE(nats_.Start()) << nats_.logs();
     ASSERT_GT(a_.Start(NodeFlags(nats_, "A")), 0) << a_.log();
     ASSERT_GT(b_.Start(NodeFlags(nats_, "B")), 0) << b_.log();
   }

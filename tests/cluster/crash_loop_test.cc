@@ -32,7 +32,7 @@ TEST(ClusterCrashLoopTest, KillNineAcrossNatsAndEventideNodes) {
   int rounds = 100;
   if (const char* r = std::getenv("EVENTIDE_CLUSTER_ROUNDS")) rounds = std::max(1, std::atoi(r));
   NatsCluster nats(3);
-  ASSERT_TRUE(nats.Start()) << nats.log(0);
+  ASSERT_TRUE(nats.Start()) << nats.logs();
   ServerProcess nodes[2];
   const char* names[2] = {"A", "B"};
   std::atomic<int> ports[2];

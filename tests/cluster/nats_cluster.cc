@@ -7,7 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nats/nats.h>
+
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,7 +46,13 @@ int FreePort() {
 NatsCluster::NatsCluster(int nodes, bool jetstream) : jetstream_(jetstream) {
   char tmpl[] = "/tmp/eventide-nats-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
+  static std::atomic<int> instances{0};
+  cluster_name_ = "eventide-test-" + std::to_string(::getpid()) + "-" + std::to_string(++instances);
   nodes_.resize(static_cast<size_t>(nodes));
+  Configure();
+}
+
+void NatsCluster::Configure() {
   for (Node& n : nodes_) {
     n.client_port = FreePort();
     n.route_port = FreePort();
@@ -62,8 +72,8 @@ NatsCluster::NatsCluster(int nodes, bool jetstream) : jetstream_(jetstream) {
       c << "jetstream { store_dir: \"" << dir_ << "/store" << i << "\" }\n";
     }
     if (nodes_.size() > 1) {
-      c << "cluster {\n  name: eventide-test\n  listen: 127.0.0.1:" << nodes_[i].route_port
-        << "\n  routes: [" << routes << "]\n}\n";
+      c << "cluster {\n  name: " << cluster_name_ << "\n  listen: 127.0.0.1:"
+        << nodes_[i].route_port << "\n  routes: [" << routes << "]\n}\n";
     }
   }
 }
@@ -89,6 +99,12 @@ std::string NatsCluster::urls() const {
 
 std::string NatsCluster::log(int i) const { return Slurp(nodes_[static_cast<size_t>(i)].log_path); }
 
+std::string NatsCluster::logs() const {
+  std::string all;
+  for (int i = 0; i < size(); ++i) all += "--- n" + std::to_string(i) + " ---\n" + log(i);
+  return all;
+}
+
 bool NatsCluster::Spawn(int i) {
   Node& n = nodes_[static_cast<size_t>(i)];
   n.log_path = dir_ + "/n" + std::to_string(i) + "-" + std::to_string(++n.runs) + ".log";
@@ -106,16 +122,13 @@ bool NatsCluster::Spawn(int i) {
   return n.pid > 0;
 }
 
-bool NatsCluster::WaitReady(int i, bool need_leader) {
+bool NatsCluster::WaitListening(int i) {
   Node& n = nodes_[static_cast<size_t>(i)];
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    const std::string text = Slurp(n.log_path);
-    const bool ready = text.find("Server is ready") != std::string::npos;
-    const bool leader = !need_leader || text.find("metadata leader") != std::string::npos;
-    if (ready && leader) return true;
+    if (Slurp(n.log_path).find("Server is ready") != std::string::npos) return true;
     int status;
-    if (::waitpid(n.pid, &status, WNOHANG) == n.pid) {
+    if (::waitpid(n.pid, &status, WNOHANG) == n.pid) {  // e.g. a port it could not bind
       n.pid = -1;
       return false;
     }
@@ -124,19 +137,61 @@ bool NatsCluster::WaitReady(int i, bool need_leader) {
   return false;
 }
 
-bool NatsCluster::Start() {
+bool NatsCluster::WaitJetStream(int i) {
+  // The JetStream API answers once the server has JetStream running and, in
+  // a cluster, a metadata leader its routes reach; until then a request gets
+  // an error ("JetStream system temporarily unavailable") or no answer.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  natsConnection* nc = nullptr;
+  bool ok = false;
+  Node& n = nodes_[static_cast<size_t>(i)];
+  int status;
+  while (!ok && std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(n.pid, &status, WNOHANG) == n.pid) {
+      n.pid = -1;
+      break;
+    }
+    if (nc == nullptr && natsConnection_ConnectTo(&nc, url(i).c_str()) != NATS_OK) {
+      nc = nullptr;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    natsMsg* reply = nullptr;
+    if (natsConnection_RequestString(&reply, nc, "$JS.API.INFO", "", 1000) == NATS_OK) {
+      const std::string body(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+      ok = body.find("\"error\"") == std::string::npos;
+      natsMsg_Destroy(reply);
+    }
+    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  return ok;
+}
+
+bool NatsCluster::StartOnce() {
   for (int i = 0; i < size(); ++i) {
     if (!Spawn(i)) return false;
   }
   for (int i = 0; i < size(); ++i) {
-    if (!WaitReady(i, false)) return false;
+    if (!WaitListening(i)) return false;
   }
   if (!jetstream_) return true;
-  // Every server has heard of a metadata leader: streams can be created.
   for (int i = 0; i < size(); ++i) {
-    if (size() > 1 && !WaitReady(i, true)) return false;
+    if (!WaitJetStream(i)) return false;
   }
   return true;
+}
+
+bool NatsCluster::Start() {
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    if (StartOnce()) return true;
+    std::fprintf(stderr, "nats cluster: start %d failed; its logs:\n%s\n", attempt, logs().c_str());
+    for (int i = 0; i < size(); ++i) Kill9(i);
+    std::error_code ec;
+    for (int i = 0; i < size(); ++i) std::filesystem::remove_all(dir_ + "/store" + std::to_string(i), ec);
+    Configure();  // new ports: one of the old ones may belong to someone else now
+  }
+  return false;
 }
 
 void NatsCluster::Kill9(int i) {
@@ -151,7 +206,7 @@ void NatsCluster::Kill9(int i) {
 bool NatsCluster::Restart(int i) {
   Kill9(i);
   if (!Spawn(i)) return false;
-  return WaitReady(i, false);
+  return WaitListening(i);
 }
 
 }  // namespace eventide::testing

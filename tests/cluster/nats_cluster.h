@@ -1,7 +1,9 @@
 // A real NATS cluster for the cluster tests: `nodes` nats-server processes
 // on 127.0.0.1, each with its own client and route ports and its own
 // JetStream store directory, under a temporary directory. One node runs
-// without a cluster block (plain JetStream).
+// without a cluster block (plain JetStream). Each instance has a cluster name
+// of its own, so servers of two tests running at once never join each other
+// even if a port is handed to both.
 #ifndef EVENTIDE_TESTS_CLUSTER_NATS_CLUSTER_H_
 #define EVENTIDE_TESTS_CLUSTER_NATS_CLUSTER_H_
 
@@ -20,7 +22,11 @@ class NatsCluster {
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
 
-  // Starts every server and waits until JetStream has a metadata leader.
+  // Starts every server and waits until each one answers a JetStream API
+  // request (in a cluster: there is a metadata leader and the server's routes
+  // reach it). Ports are picked here; if a server cannot bind one (another
+  // process took it between the pick and the bind), every server is stopped
+  // and the cluster starts again on new ports and empty stores (3 tries).
   bool Start();
   void Kill9(int i);
   // Starts server i again (same ports, same store) and waits until it is ready.
@@ -31,6 +37,7 @@ class NatsCluster {
   std::string url(int i) const;
   std::string urls() const;  // every server's, comma-separated
   std::string log(int i) const;
+  std::string logs() const;  // every server's latest log, each under a heading
   const std::string& dir() const { return dir_; }
 
  private:
@@ -41,10 +48,14 @@ class NatsCluster {
     int runs = 0;
     std::string log_path;
   };
+  void Configure();  // picks ports and writes every server's config file
+  bool StartOnce();
   bool Spawn(int i);
-  bool WaitReady(int i, bool need_leader);
+  bool WaitListening(int i);
+  bool WaitJetStream(int i);
 
   std::string dir_;
+  std::string cluster_name_;
   bool jetstream_;
   std::vector<Node> nodes_;
 };
