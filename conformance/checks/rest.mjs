@@ -31,6 +31,8 @@ function expectError(r, status, code, what) {
   const j = expectJson(r, status, what);
   eq(j?.error?.code, code, `${what}: error.code (${show(r.text.slice(0, 200))})`);
   assert(typeof j.error.message === 'string' && j.error.message.length > 0, `${what}: error.message ${show(j.error.message)}`);
+  // RFC 9110 15.5.6: a 405 names the methods the resource does take.
+  if (status === 405) assert(/^[A-Z]+(, [A-Z]+)*$/.test(r.headers.allow ?? ''), `${what}: 405 without an Allow header (${show(r.headers.allow)})`);
   return j.error;
 }
 
@@ -134,9 +136,9 @@ export function addRestChecks(suite) {
     eq(t.status, 204, 'OPTIONS on a table: status');
     eq(t.body.length, 0, 'OPTIONS: no body');
     assert(!('content-length' in t.headers) || t.headers['content-length'] === '0', `a 204 with content-length ${t.headers['content-length']}`);
-    eq(t.headers.allow, 'GET, POST, OPTIONS', 'allow on a table');
+    eq(t.headers.allow, 'GET, HEAD, POST, OPTIONS', 'allow on a table');
     const r = await request(ctx.base, { method: 'OPTIONS', path: ctx.recordPath(ctx.newId()) });
-    eq([r.status, r.headers.allow], [204, 'GET, PUT, PATCH, DELETE, OPTIONS'], 'OPTIONS on a record');
+    eq([r.status, r.headers.allow], [204, 'GET, HEAD, PUT, PATCH, DELETE, OPTIONS'], 'OPTIONS on a record');
   });
 
   suite.add('rest.errors', ERR, async (ctx) => {
@@ -154,6 +156,7 @@ export function addRestChecks(suite) {
       [{ method: 'PUT', path: ctx.recordPath(id), headers: json, body: ctx.body(`${id}-other`) }, 400, 'id_mismatch'],
       [{ method: 'POST', path: ctx.tablePath, headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(ctx.body(ctx.newId('t'))) }, 415, 'unsupported_media_type'],
       [{ method: 'DELETE', path: ctx.tablePath }, 405, 'method_not_allowed'],
+      [{ method: 'POST', path: ctx.recordPath(id), headers: json, body: ctx.body(id) }, 405, 'method_not_allowed'],
       [{ path: `${ctx.tablePath}?limit=0` }, 400, 'bad_parameter', 'limit'],
       [{ path: `${ctx.tablePath}?no_such_field=1` }, 400, 'unknown_field', 'no_such_field'],
       [{ path: `${ctx.tablePath}/a%zz` }, 400, 'bad_path'],

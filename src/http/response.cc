@@ -141,6 +141,14 @@ std::string_view ContentTypeFor(std::string_view path) {
   return "application/octet-stream";
 }
 
+ResponseHead MethodNotAllowedHead(std::string_view allow) {
+  ResponseHead head;
+  head.status = 405;
+  head.headers.push_back({"content-type", "application/json"});
+  head.headers.push_back({"allow", std::string(allow)});
+  return head;
+}
+
 std::string ErrorBody(std::string_view code, std::string_view message, std::string_view field) {
   std::string out;
   out.reserve(48 + code.size() + message.size() + field.size());

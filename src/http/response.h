@@ -39,6 +39,10 @@ std::string_view ContentTypeFor(std::string_view path);
 // {"error":{"code":CODE,"message":MSG[,"field":FIELD]}}
 std::string ErrorBody(std::string_view code, std::string_view message, std::string_view field = {});
 
+// The head of a 405 method_not_allowed (a JSON ErrorBody follows), with the
+// Allow header RFC 9110 requires: the methods the resource does take.
+ResponseHead MethodNotAllowedHead(std::string_view allow);
+
 }  // namespace eventide::http
 
 #endif  // EVENTIDE_SRC_HTTP_RESPONSE_H_

@@ -117,6 +117,19 @@ void Service::Error(http::Responder* s, uint64_t slot, const config::App& app,
   s->Respond(slot, head, http::ErrorBody(code, message, field));
 }
 
+// What OPTIONS and a 405 name as a table's and a record's methods.
+constexpr std::string_view kTableMethods = "GET, HEAD, POST, OPTIONS";
+constexpr std::string_view kRecordMethods = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
+
+void Service::MethodNotAllowed(http::Responder* s, uint64_t slot, const config::App& app,
+                               const http::Request& req, std::string_view allow,
+                               std::string_view message) {
+  ++stats_.rejected_by_code["method_not_allowed"];
+  http::ResponseHead head = http::MethodNotAllowedHead(allow);
+  AddCors(app, req, &head.headers);
+  s->Respond(slot, head, http::ErrorBody("method_not_allowed", message));
+}
+
 void Service::Handle(http::Responder* s, uint64_t slot, http::Request& req, const config::App& app,
                      const schema::Table& table, const std::vector<std::string>& segments,
                      const policy::Principal& who) {
@@ -125,8 +138,8 @@ void Service::Handle(http::Responder* s, uint64_t slot, http::Request& req, cons
     http::ResponseHead head;
     head.status = 204;
     AddCors(app, req, &head.headers);
-    head.headers.push_back({"allow", segments.size() == 2 ? "GET, POST, OPTIONS"
-                                                          : "GET, PUT, PATCH, DELETE, OPTIONS"});
+    head.headers.push_back(
+        {"allow", std::string(segments.size() == 2 ? kTableMethods : kRecordMethods)});
     head.headers.push_back({"access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"});
     head.headers.push_back({"access-control-allow-headers", "Content-Type, Authorization"});
     s->Respond(slot, head, "");
@@ -137,15 +150,15 @@ void Service::Handle(http::Responder* s, uint64_t slot, http::Request& req, cons
   if (segments.size() == 2) {
     if (m == "GET" || m == "HEAD") return List(s, slot, req, app, table, who);
     if (m == "POST") return Write(s, slot, req, app, table, segments, who);
-    return Error(s, slot, app, req, 405, "method_not_allowed",
-                 m + " is not allowed on a table; use GET or POST");
+    return MethodNotAllowed(s, slot, app, req, kTableMethods,
+                            m + " is not allowed on a table; use GET or POST");
   }
   if (m == "GET" || m == "HEAD") return GetOne(s, slot, req, app, table, segments[2], who);
   if (m == "PUT" || m == "PATCH" || m == "DELETE") {
     return Write(s, slot, req, app, table, segments, who);
   }
-  Error(s, slot, app, req, 405, "method_not_allowed",
-        m + " is not allowed on a record; use GET, PUT, PATCH or DELETE");
+  MethodNotAllowed(s, slot, app, req, kRecordMethods,
+                   m + " is not allowed on a record; use GET, PUT, PATCH or DELETE");
 }
 
 void Service::List(http::Responder* s, uint64_t slot, const http::Request& req,

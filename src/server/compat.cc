@@ -89,13 +89,7 @@ void Server::HandleCompat(http::Exchange* s, uint64_t slot, const http::Request&
     return s->Respond(slot, head, "");
   }
   if (req.method != "GET") {
-    ++metrics_.rejected_by_code["method_not_allowed"];
-    http::ResponseHead head;
-    head.status = 405;
-    head.headers.push_back({"content-type", "application/json"});
-    head.headers.push_back({"allow", "GET"});
-    return s->Respond(slot, head,
-                      http::ErrorBody("method_not_allowed", "this stream is opened with GET"));
+    return RespondMethodNotAllowed(s, slot, "GET, OPTIONS", "this stream is opened with GET");
   }
   StartCompatSse(s, slot, req, ayb);
 }

@@ -32,6 +32,12 @@ void Server::RespondError(http::Exchange* s, uint64_t slot, int status, std::str
   s->RespondError(slot, status, code, message);
 }
 
+void Server::RespondMethodNotAllowed(http::Exchange* s, uint64_t slot, std::string_view allow,
+                                     std::string_view message) {
+  ++metrics_.rejected_by_code["method_not_allowed"];
+  s->Respond(slot, http::MethodNotAllowedHead(allow), http::ErrorBody("method_not_allowed", message));
+}
+
 void Server::OnRequest(http::Exchange* s, uint64_t slot, http::Request& req) {
   std::vector<std::string> seg;
   if (req.path.empty() || req.path[0] != '/' || !http::SplitPath(req.path, &seg)) {
@@ -202,11 +208,9 @@ Status Server::LoadStaticFiles() {
 void Server::ServeStatic(http::Exchange* s, uint64_t slot, const http::Request& req,
                          const config::App& app, const std::vector<std::string>& seg) {
   if (req.method != "GET" && req.method != "HEAD") {
-    return RespondError(
-        s, slot, seg.size() <= 3 ? 404 : 405,
-        seg.size() <= 3 ? "unknown_table" : "method_not_allowed",
-        seg.size() <= 3 ? "no table '" + (seg.size() > 1 ? seg[1] : "") + "' in app " + app.app_id
-                        : "static files are read-only");
+    if (seg.size() > 3) return RespondMethodNotAllowed(s, slot, "GET, HEAD", "static files are read-only");
+    return RespondError(s, slot, 404, "unknown_table",
+                        "no table '" + (seg.size() > 1 ? seg[1] : "") + "' in app " + app.app_id);
   }
   std::string key = "/" + app.app_id;
   for (size_t i = 1; i < seg.size(); ++i) key += "/" + seg[i];

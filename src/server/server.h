@@ -156,6 +156,9 @@ class Server final : public http::RequestHandler,
   void MetricsPage(http::Exchange* s, uint64_t slot, const http::Request& req);
   void RespondError(http::Exchange* s, uint64_t slot, int status, std::string_view code,
                     std::string_view message);
+  // 405 method_not_allowed with the Allow header RFC 9110 requires.
+  void RespondMethodNotAllowed(http::Exchange* s, uint64_t slot, std::string_view allow,
+                               std::string_view message);
   // EventLog::Listener.
   void OnLogDurable() override;
   void OnLogOutcomes(std::vector<eventlog::Outcome>* outcomes) override;

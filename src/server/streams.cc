@@ -206,15 +206,9 @@ void Server::AcceptWebSocket(http::Exchange* s, uint64_t slot, const http::Reque
 void Server::StartGraphql(http::Exchange* s, uint64_t slot, const http::Request& req,
                           const config::App& app, const AuthResult& auth) {
   if (req.method != "POST") {
-    ++metrics_.rejected_by_code["method_not_allowed"];
-    http::ResponseHead head;
-    head.status = 405;
-    head.headers.push_back({"content-type", "application/json"});
-    head.headers.push_back({"allow", "POST"});
-    return s->Respond(slot, head,
-                      http::ErrorBody("method_not_allowed",
-                                      "GraphQL subscriptions are POSTed with "
-                                      "Accept: text/event-stream"));
+    return RespondMethodNotAllowed(s, slot, "POST",
+                                   "GraphQL subscriptions are POSTed with "
+                                   "Accept: text/event-stream");
   }
   const std::string* accept = req.FindHeader("accept");
   if (accept == nullptr || accept->find("text/event-stream") == std::string::npos) {

@@ -168,6 +168,47 @@ bool NatsCluster::WaitJetStream(int i) {
   return ok;
 }
 
+namespace {
+
+// True when `stream`, asked through `nc`, has a leader and every other
+// replica is current.
+bool StreamCurrent(natsConnection* nc, const std::string& stream) {
+  jsCtx* js = nullptr;
+  if (natsConnection_JetStream(&js, nc, nullptr) != NATS_OK) return false;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  bool current = false;
+  if (js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr) == NATS_OK && si != nullptr) {
+    const jsClusterInfo* c = si->Cluster;
+    current = c != nullptr && c->Leader != nullptr && c->Leader[0] != '\0';
+    for (int r = 0; current && r < c->ReplicasLen; ++r) {
+      const jsPeerInfo* p = c->Replicas[r];
+      current = p->Current && !p->Offline && p->Lag == 0;
+    }
+    jsStreamInfo_Destroy(si);
+  }
+  jsCtx_Destroy(js);
+  return current;
+}
+
+}  // namespace
+
+bool NatsCluster::WaitStreamCurrent(const std::string& stream, int timeout_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < size(); ++i) {
+      natsConnection* nc = nullptr;
+      if (!running(i) || natsConnection_ConnectTo(&nc, url(i).c_str()) != NATS_OK) continue;
+      const bool current = StreamCurrent(nc, stream);
+      natsConnection_Destroy(nc);
+      if (current) return true;
+      break;  // asked one server; ask again after a pause
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 bool NatsCluster::StartOnce() {
   for (int i = 0; i < size(); ++i) {
     if (!Spawn(i)) return false;

@@ -31,6 +31,10 @@ class NatsCluster {
   void Kill9(int i);
   // Starts server i again (same ports, same store) and waits until it is ready.
   bool Restart(int i);
+  // Waits until `stream` has a leader and each of its other replicas is
+  // current (no lag, not offline): a rolling restart takes the next server
+  // away only after the one that came back has caught up.
+  bool WaitStreamCurrent(const std::string& stream, int timeout_seconds = 30);
   bool running(int i) const { return nodes_[i].pid > 0; }
   int size() const { return static_cast<int>(nodes_.size()); }
 

@@ -332,6 +332,7 @@ TEST_F(DialectsTest, AybErrors) {
   EXPECT_EQ(ErrorCode(off.head().body), "sse_disabled");
   HttpResponse post = server_.Call("POST", "/api/realtime?tables=posts", "{}");
   EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.Header("allow"), "GET, OPTIONS");
   EXPECT_EQ(server_.Call("GET", "/api/nothing").status, 404);
 }
 

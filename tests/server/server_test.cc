@@ -218,6 +218,7 @@ TEST_F(ServerTest, UnknownAppsTablesAndMethods) {
   r = server_.Call("DELETE", kMsg);
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(ErrorCode(r), "method_not_allowed");
+  EXPECT_EQ(r.Header("allow"), "GET, HEAD, POST, OPTIONS");
 }
 
 TEST_F(ServerTest, HealthzAndMetrics) {
@@ -337,6 +338,10 @@ TEST_F(ServerTest, StaticFilesWhenTheAppHasWeb) {
   EXPECT_NE(r.Header("content-type").find("javascript"), std::string::npos);
   EXPECT_EQ(server_.Call("GET", "/realtime-demo").status, 301);
   EXPECT_EQ(server_.Call("GET", "/realtime-demo/a/b/c.txt").status, 404);
+  r = server_.Call("POST", "/realtime-demo/a/b/c.txt", "x");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(ErrorCode(r), "method_not_allowed");
+  EXPECT_EQ(r.Header("allow"), "GET, HEAD");
 }
 
 TEST_F(ServerTest, StaticFilesAreGzippedAndRevalidatedByEtag) {
