@@ -664,6 +664,11 @@ int main(int argc, char** argv) {
       ->add_option("--replicate-timeout", replicate_timeout,
                    "With --write-url: how long --url's node may take to apply the entries")
       ->capture_default_str();
+  std::string read_after = "0s";
+  catchup
+      ->add_option("--read-after", read_after,
+                   "Pause this long after the writes before the subscriber connects")
+      ->capture_default_str();
   catchup->add_option("-n,--entries", co.entries, "Entries missed")->capture_default_str();
   catchup->add_option("--payload-bytes", co.payload_bytes, "Length of each record's content")
       ->capture_default_str();
@@ -705,6 +710,11 @@ int main(int argc, char** argv) {
     if (co.replicate_timeout_us < 0) {
       std::fprintf(stderr, "eventide-load: bad --replicate-timeout %s\n",
                    replicate_timeout.c_str());
+      return 2;
+    }
+    co.read_after_us = ParseDurationUs(read_after);
+    if (co.read_after_us < 0) {
+      std::fprintf(stderr, "eventide-load: bad --read-after %s\n", read_after.c_str());
       return 2;
     }
     return eventide::load::RunCatchup(co);

@@ -254,6 +254,8 @@ int RunCatchup(const CatchupOptions& o) {
     replicate_ms = static_cast<double>(NowMicros() - wait_start) / 1e3;
   }
 
+  if (o.read_after_us > 0) ::usleep(static_cast<useconds_t>(o.read_after_us));
+
   // 2. The subscriber that missed them.
   int s = Connect(o.url);
   if (s < 0) {
@@ -327,10 +329,11 @@ int RunCatchup(const CatchupOptions& o) {
     std::printf(
         "{\"mode\":\"catchup\",\"server\":\"%s\",\"entries\":%zu,\"write_seconds\":%.3f,"
         "\"received\":%llu,\"out_of_order\":%llu,\"first_event_ms\":%.3f,\"seconds\":%.3f,"
-        "\"entries_per_second\":%.0f%s}\n",
+        "\"entries_per_second\":%.0f,\"read_after_ms\":%.0f%s}\n",
         nchan ? "nchan" : "eventide", o.entries, write_seconds,
         static_cast<unsigned long long>(received), static_cast<unsigned long long>(out_of_order),
-        first_ms, seconds, static_cast<double>(received) / seconds, extra);
+        first_ms, seconds, static_cast<double>(received) / seconds,
+        static_cast<double>(o.read_after_us) / 1e3, extra);
   } else {
     if (o.write_url) {
       std::printf(

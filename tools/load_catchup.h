@@ -24,6 +24,10 @@ struct CatchupOptions {
   std::optional<Url> write_url;
   // How long B may take to apply the last position before the run fails.
   int64_t replicate_timeout_us = 60'000'000;
+  // --read-after: a pause between the last write (and B's applying it) and
+  // the subscriber's request, so that work the writes set off on the server
+  // (a checkpoint) is over before the read is timed.
+  int64_t read_after_us = 0;
   size_t entries = 100000;
   int payload_bytes = 1;
   // Entries written per second (0: as fast as the server takes them). Nchan

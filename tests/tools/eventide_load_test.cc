@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <chrono>
 #include <string>
 
 #include "tests/server/harness.h"
@@ -214,7 +215,20 @@ TEST(EventideLoadTest, CatchupWaitsForTheReadNodeToApplyTheWrites) {
   ASSERT_TRUE(d.IsObject());
   EXPECT_EQ(d["received"].GetUint64(), 100u);
   EXPECT_FALSE(d.HasMember("replicate_ms"));
+  EXPECT_EQ(d["read_after_ms"].GetDouble(), 0);
   EXPECT_EQ(code, 0);
+  // --read-after: the subscriber connects after the pause.
+  const auto before = std::chrono::steady_clock::now();
+  d = RunMode("catchup", "--url " + url + " --entries 100 --read-after 300ms", &code);
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["received"].GetUint64(), 100u);
+  EXPECT_EQ(d["read_after_ms"].GetDouble(), 300);
+  EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(300));
+  EXPECT_EQ(code, 0);
+  RunCommand(std::string(EVENTIDE_LOAD_BIN) + " catchup --url " + url +
+                 " --read-after soon 2>/dev/null",
+             &code);
+  EXPECT_EQ(code, 2);
 }
 
 TEST(EventideLoadTest, FanoutParsesEventsLargerThanOneRead) {
