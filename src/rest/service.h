@@ -169,8 +169,7 @@ class Service {
              int status, std::string_view code, std::string_view message,
              std::string_view field = {});
   void MethodNotAllowed(http::Responder* s, uint64_t slot, const config::App& app,
-                        const http::Request& req, std::string_view allow,
-                        std::string_view message);
+                        const http::Request& req, std::string_view allow, std::string_view message);
   // `prev`: for an update, the record before it (logged only for tables
   // with a read @policy, docs/POLICIES.md).
   void Append(http::Responder* s, uint64_t slot, const config::App& app, const http::Request& req,

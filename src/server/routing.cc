@@ -35,7 +35,8 @@ void Server::RespondError(http::Exchange* s, uint64_t slot, int status, std::str
 void Server::RespondMethodNotAllowed(http::Exchange* s, uint64_t slot, std::string_view allow,
                                      std::string_view message) {
   ++metrics_.rejected_by_code["method_not_allowed"];
-  s->Respond(slot, http::MethodNotAllowedHead(allow), http::ErrorBody("method_not_allowed", message));
+  s->Respond(slot, http::MethodNotAllowedHead(allow),
+             http::ErrorBody("method_not_allowed", message));
 }
 
 void Server::OnRequest(http::Exchange* s, uint64_t slot, http::Request& req) {
@@ -208,7 +209,8 @@ Status Server::LoadStaticFiles() {
 void Server::ServeStatic(http::Exchange* s, uint64_t slot, const http::Request& req,
                          const config::App& app, const std::vector<std::string>& seg) {
   if (req.method != "GET" && req.method != "HEAD") {
-    if (seg.size() > 3) return RespondMethodNotAllowed(s, slot, "GET, HEAD", "static files are read-only");
+    if (seg.size() > 3)
+      return RespondMethodNotAllowed(s, slot, "GET, HEAD", "static files are read-only");
     return RespondError(s, slot, 404, "unknown_table",
                         "no table '" + (seg.size() > 1 ? seg[1] : "") + "' in app " + app.app_id);
   }

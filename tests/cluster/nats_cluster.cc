@@ -1,13 +1,12 @@
 #include "tests/cluster/nats_cluster.h"
 
 #include <fcntl.h>
+#include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <nats/nats.h>
 
 #include <atomic>
 #include <chrono>
@@ -72,8 +71,9 @@ void NatsCluster::Configure() {
       c << "jetstream { store_dir: \"" << dir_ << "/store" << i << "\" }\n";
     }
     if (nodes_.size() > 1) {
-      c << "cluster {\n  name: " << cluster_name_ << "\n  listen: 127.0.0.1:"
-        << nodes_[i].route_port << "\n  routes: [" << routes << "]\n}\n";
+      c << "cluster {\n  name: " << cluster_name_
+        << "\n  listen: 127.0.0.1:" << nodes_[i].route_port << "\n  routes: [" << routes
+        << "]\n}\n";
     }
   }
 }
@@ -158,7 +158,8 @@ bool NatsCluster::WaitJetStream(int i) {
     }
     natsMsg* reply = nullptr;
     if (natsConnection_RequestString(&reply, nc, "$JS.API.INFO", "", 1000) == NATS_OK) {
-      const std::string body(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+      const std::string body(natsMsg_GetData(reply),
+                             static_cast<size_t>(natsMsg_GetDataLength(reply)));
       ok = body.find("\"error\"") == std::string::npos;
       natsMsg_Destroy(reply);
     }
@@ -229,7 +230,8 @@ bool NatsCluster::Start() {
     std::fprintf(stderr, "nats cluster: start %d failed; its logs:\n%s\n", attempt, logs().c_str());
     for (int i = 0; i < size(); ++i) Kill9(i);
     std::error_code ec;
-    for (int i = 0; i < size(); ++i) std::filesystem::remove_all(dir_ + "/store" + std::to_string(i), ec);
+    for (int i = 0; i < size(); ++i)
+      std::filesystem::remove_all(dir_ + "/store" + std::to_string(i), ec);
     Configure();  // new ports: one of the old ones may belong to someone else now
   }
   return false;

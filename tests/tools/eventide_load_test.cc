@@ -225,9 +225,9 @@ TEST(EventideLoadTest, CatchupWaitsForTheReadNodeToApplyTheWrites) {
   EXPECT_EQ(d["read_after_ms"].GetDouble(), 300);
   EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(300));
   EXPECT_EQ(code, 0);
-  RunCommand(std::string(EVENTIDE_LOAD_BIN) + " catchup --url " + url +
-                 " --read-after soon 2>/dev/null",
-             &code);
+  RunCommand(
+      std::string(EVENTIDE_LOAD_BIN) + " catchup --url " + url + " --read-after soon 2>/dev/null",
+      &code);
   EXPECT_EQ(code, 2);
 }
 
