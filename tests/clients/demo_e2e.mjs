@@ -21,13 +21,13 @@
 // errors). On failure, each page's full-page screenshot, its received events
 // and console, and the server's log go to --artifacts, and the exit code is 1.
 // Starts and kills only the server process it spawned.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+
+import { EventideProcess, freePort } from './eventide_process.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,50 +54,7 @@ const TABLE = '/realtime-demo/message';
 const WAIT_MS = 15000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-    s.on('error', fail);
-  });
-}
 
-// One eventide process on a fixed port and data directory, restartable; its
-// log is kept across restarts.
-class Server {
-  constructor(port, data) {
-    this.port = port;
-    this.data = data;
-    this.base = `https://127.0.0.1:${port}`;
-    this.proc = null;
-    this.log = '';
-  }
-  async start() {
-    this.log += `--- start\n`;
-    const from = this.log.length;
-    this.proc = spawn(args.bin, ['serve', '--apps', args.apps, '--data', this.data,
-      '--listen', `127.0.0.1:${this.port}`, '--tls', 'auto', '--fsync', 'always'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.stderr.on('data', (d) => { this.log += d; });
-    const deadline = Date.now() + WAIT_MS;
-    while (Date.now() < deadline) {
-      if (this.log.slice(from).includes('"msg":"listening"')) return;
-      if (await Promise.race([exited.then(() => true), sleep(20).then(() => false)])) break;
-    }
-    throw new Error('the server did not start');
-  }
-  kill9() {
-    if (!this.proc) return Promise.resolve();
-    const p = this.proc;
-    this.proc = null;
-    this.log += '--- kill -9\n';
-    return new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); });
-  }
-}
 
 // POST over REST; returns the record and its log position.
 async function post(server, fields) {
@@ -305,7 +262,8 @@ async function main() {
   // A failed run's artifacts would mislead after a passing one.
   rmSync(resolve(args.artifacts), { recursive: true, force: true });
   const data = mkdtempSync(join(tmpdir(), 'eventide-demo-e2e-'));
-  const server = new Server(await freePort(), join(data, 'data'));
+  const server = new EventideProcess(args.bin, await freePort(),
+    ['--apps', args.apps, '--data', join(data, 'data'), '--tls', 'auto', '--fsync', 'always']);
   const browser = await chromium.launch({
     executablePath: args.chromium,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',

@@ -34,13 +34,13 @@
 // needed. On failure the page's state, the DevTools network log, the
 // metrics seen and the server's log go to --artifacts. Starts and kills only
 // the server processes it spawned; talks only to 127.0.0.1.
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+
+import { EventideProcess, freePort } from './eventide_process.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -84,16 +84,6 @@ function killLive(why) {
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => killLive(`stopped by ${sig}`));
 setTimeout(() => killLive(`not done after ${WATCHDOG_MS} ms`), WATCHDOG_MS).unref();
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-    s.on('error', fail);
-  });
-}
 
 // A temporary apps folder: the demo app's table, and the test page.
 const PAGE = `<!doctype html><title>h2 browser test</title><script>
@@ -138,47 +128,14 @@ function makeApps(dir) {
 
 // One eventide process on a fixed port and data directory, restartable; its
 // log is kept across restarts.
-class Server {
+class Server extends EventideProcess {
   constructor(dir, port, http2) {
-    this.dir = dir;
-    this.port = port;
+    super(args.bin, port, ['--apps', join(dir, 'apps'), '--data', join(dir, 'data'), '--tls', 'auto',
+      '--http2', http2, '--fsync', 'always', '--config', join(dir, 'server.yaml')], { live });
     this.http2 = http2;
-    this.base = `https://127.0.0.1:${port}`;
-    this.proc = null;
-    this.log = '';
   }
-  async start() {
-    this.log += `--- start --http2 ${this.http2}\n`;
-    const from = this.log.length;
-    this.proc = spawn(args.bin, ['serve', '--apps', join(this.dir, 'apps'), '--data', join(this.dir, 'data'),
-      '--listen', `127.0.0.1:${this.port}`, '--tls', 'auto', '--http2', this.http2, '--fsync', 'always',
-      '--config', join(this.dir, 'server.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const proc = this.proc;
-    live.add(proc);
-    const exited = new Promise((r) => proc.once('exit', (code, signal) => {
-      live.delete(proc);
-      // Not by our kill9: the server died by itself (checkServerLog says so).
-      if (this.proc === proc) this.log += `--- exited by itself: code ${code}, signal ${signal}\n`;
-      r();
-    }));
-    this.proc.stderr.on('data', (d) => { this.log += d; });
-    const deadline = Date.now() + WAIT_MS;
-    while (Date.now() < deadline) {
-      if (this.log.slice(from).includes('"msg":"listening"')) return;
-      if (await Promise.race([exited.then(() => true), sleep(20).then(() => false)])) break;
-    }
-    throw new Error('the server did not start');
-  }
-  kill9() {
-    if (!this.proc) return Promise.resolve();
-    const p = this.proc;
-    this.proc = null;
-    this.log += '--- kill -9\n';
-    if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-    return new Promise((r) => {
-      p.once('exit', r);
-      p.kill('SIGKILL');
-    });
+  start() {
+    return super.start(`--http2 ${this.http2}`);
   }
   // /metrics as {"name{labels}": value}.
   async metrics() {

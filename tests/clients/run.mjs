@@ -11,14 +11,15 @@
 //
 // Starts and kills only the server processes it spawned. Exit code 0 when
 // every scenario passed.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, cpSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
+
+import { EventideProcess, freePort } from './eventide_process.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,48 +40,11 @@ process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TABLE = '/realtime-demo/message';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 // One eventide process on a fixed port and data directory, restartable.
-class Server {
+class Server extends EventideProcess {
   constructor(dir, port, tls) {
-    this.dir = dir;
-    this.port = port;
-    this.tls = tls;
-    this.base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-    this.proc = null;
-    this.log = '';
-  }
-  async start() {
-    this.proc = spawn(args.bin, [
-      'serve', '--apps', join(this.dir, 'apps'), '--data', join(this.dir, 'data'),
-      '--listen', `127.0.0.1:${this.port}`, '--tls', this.tls ? 'auto' : 'off', '--fsync', 'always',
-      '--config', join(this.dir, 'server.yaml'),
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.stderr.on('data', (d) => { this.log += d; });
-    const deadline = Date.now() + 15000;
-    while (Date.now() < deadline) {
-      if (this.log.includes('"msg":"listening"')) return;
-      const gone = await Promise.race([exited.then(() => true), sleep(20).then(() => false)]);
-      if (gone) break;
-    }
-    throw new Error(`server did not start:\n${this.log}`);
-  }
-  kill9() {
-    if (!this.proc) return Promise.resolve();
-    const p = this.proc;
-    this.proc = null;
-    return new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); });
+    super(args.bin, port, ['--apps', join(dir, 'apps'), '--data', join(dir, 'data'),
+      '--tls', tls ? 'auto' : 'off', '--fsync', 'always', '--config', join(dir, 'server.yaml')], { tls });
   }
 }
 
