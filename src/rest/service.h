@@ -129,7 +129,7 @@ class Service {
   struct Pending {
     wal::Position position;
     uint64_t ticket = 0;
-    std::string key;      // overlay key
+    std::string key;  // overlay key
     uint64_t session = 0;
     uint64_t slot = 0;
     int status = 200;
@@ -197,9 +197,9 @@ class Service {
   uint64_t next_ticket_ = 1;
   // Records with a write of this node in flight (queued backends only).
   std::unordered_map<std::string, KeyState> keys_;
-  size_t waiting_ = 0;         // writes in keys_ queues
-  uint64_t redo_hint_ = 0;     // while a Redo runs: its hint
-  std::string entry_;          // the entry being applied (ReadEntry's buffer)
+  size_t waiting_ = 0;      // writes in keys_ queues
+  uint64_t redo_hint_ = 0;  // while a Redo runs: its hint
+  std::string entry_;       // the entry being applied (ReadEntry's buffer)
   Status failed_;
   RestStats stats_;
   // Scratch memory for the JSON documents of one write: RapidJSON's pool

@@ -21,6 +21,7 @@
 #include "src/auth/jwt.h"
 #include "src/config/config.h"
 #include "src/dialects/compat.h"
+#include "src/eventlog/event_log.h"
 #include "src/hooks/dispatcher.h"
 #include "src/http/session.h"
 #include "src/http/static_file.h"
@@ -31,7 +32,6 @@
 #include "src/stream/hub.h"
 #include "src/stream/stream.h"
 #include "src/stream/ws_stream.h"
-#include "src/eventlog/event_log.h"
 #include "wal/log.h"
 
 namespace eventide::server {

@@ -46,9 +46,9 @@ TEST_F(ClusterTest, WritesOnOneNodeReachTheOthersStreamsAtTheSamePositions) {
   for (int i = 0; i < 40; ++i) {
     ServerProcess& node = i % 2 == 0 ? a_ : b_;
     const std::string id = "m" + std::to_string(i % 7);
-    Ack a = i % 5 == 4 ? Write(node.port(), "DELETE", kTable + "/" + id, "")
-                       : Write(node.port(), "PUT", kTable + "/" + id,
-                               Record(id, "t" + std::to_string(i)));
+    Ack a = i % 5 == 4
+                ? Write(node.port(), "DELETE", kTable + "/" + id, "")
+                : Write(node.port(), "PUT", kTable + "/" + id, Record(id, "t" + std::to_string(i)));
     if (a.status == 404) continue;  // deleted already
     ASSERT_TRUE(a.status == 200 || a.status == 201) << a.status << " " << a.body;
     acked.push_back(a.position);
@@ -179,7 +179,8 @@ TEST_F(ClusterTest, AStreamMovesToAnotherNodeWithLastEventIdAndMissesNothing) {
   ASSERT_TRUE(moved.WaitFor([&](const auto& ev) {
     auto p = EventPositions(ev);
     return !p.empty() && p.back() >= last;
-  })) << "B's stream ended at " << EventPositions(moved.events()).size();
+  })) << "B's stream ended at "
+      << EventPositions(moved.events()).size();
   for (uint64_t p : EventPositions(moved.events())) got.push_back(p);
   // Every acknowledged position received exactly once, in order.
   for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], i + 1) << "at " << i;
@@ -233,9 +234,9 @@ TEST_F(ClusterTest, ANatsNodeKilledDuringWritesCostsNoAcknowledgedWrite) {
 TEST(ClusterConfigTest, NoNatsReachable) {
   ServerProcess node;
   const int closed = FreePort();
-  EXPECT_EQ(node.Start({"--log", "jetstream", "--nats", "nats://127.0.0.1:" +
-                                                         std::to_string(closed)}),
-            0);
+  EXPECT_EQ(
+      node.Start({"--log", "jetstream", "--nats", "nats://127.0.0.1:" + std::to_string(closed)}),
+      0);
   EXPECT_NE(node.log().find("cannot connect to NATS at nats://127.0.0.1:"), std::string::npos)
       << node.log();
   ServerProcess none;
@@ -275,8 +276,8 @@ TEST(ClusterConfigTest, AStreamWithOtherSubjectsOrReplicasIsRefused) {
   natsConnection_Destroy(nc);
 
   ServerProcess other;
-  EXPECT_EQ(other.Start({"--log", "jetstream", "--nats", nats.url(0), "--replicas", "1",
-                         "--stream", "ORDERS"}),
+  EXPECT_EQ(other.Start({"--log", "jetstream", "--nats", nats.url(0), "--replicas", "1", "--stream",
+                         "ORDERS"}),
             0);
   EXPECT_NE(other.log().find("has subjects [orders.>]; Eventide needs a stream of its own"),
             std::string::npos)
@@ -288,12 +289,11 @@ TEST(ClusterConfigTest, AStreamWithOtherSubjectsOrReplicasIsRefused) {
   ASSERT_EQ(r1.Terminate(), 0);
   ServerProcess r3;
   EXPECT_EQ(r3.Start({"--log", "jetstream", "--nats", nats.url(0), "--replicas", "3"}), 0);
-  EXPECT_NE(r3.log().find("has 1 replica(s) but --replicas is 3"), std::string::npos)
-      << r3.log();
+  EXPECT_NE(r3.log().find("has 1 replica(s) but --replicas is 3"), std::string::npos) << r3.log();
   // R3 on a single server cannot be made at all.
   ServerProcess big;
-  EXPECT_EQ(big.Start({"--log", "jetstream", "--nats", nats.url(0), "--replicas", "3",
-                       "--stream", "BIG"}),
+  EXPECT_EQ(big.Start({"--log", "jetstream", "--nats", nats.url(0), "--replicas", "3", "--stream",
+                       "BIG"}),
             0);
   EXPECT_NE(big.log().find("cannot create JetStream stream BIG with 3 replica(s)"),
             std::string::npos)

@@ -87,9 +87,9 @@ TEST(ClusterCrashLoopTest, KillNineAcrossNatsAndEventideNodes) {
           std::this_thread::sleep_for(milliseconds(20));
           continue;
         }
-        sse = std::make_unique<SseConn>(port, kTable + "?stream=sse",
-                                        std::vector<std::string>{"Last-Event-ID: " +
-                                                                 std::to_string(last)});
+        sse = std::make_unique<SseConn>(
+            port, kTable + "?stream=sse",
+            std::vector<std::string>{"Last-Event-ID: " + std::to_string(last)});
         if (sse->head().status != 200) {
           sse.reset();
           std::this_thread::sleep_for(milliseconds(20));

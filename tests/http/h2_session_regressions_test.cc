@@ -1,13 +1,12 @@
 // The HTTP/2 session (src/http/h2_session.h) with a fake host, fed frames
 // written by hand (header blocks from HPACK's static table only), its output
 // read back as frames.
-#include "src/http/h2_session.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "src/http/h2_session.h"
 #include "src/http/response.h"
 
 namespace eventide::http {

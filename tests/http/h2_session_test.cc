@@ -73,8 +73,9 @@ class Client {
           return static_cast<ssize_t>(n);
         });
     nghttp2_session_callbacks_set_on_header_callback(
-        cb, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nl,
-               const uint8_t* value, size_t vl, uint8_t, void* u) -> int {
+        cb,
+        [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nl,
+           const uint8_t* value, size_t vl, uint8_t, void* u) -> int {
           auto* c = static_cast<Client*>(u);
           std::string n(reinterpret_cast<const char*>(name), nl);
           std::string v(reinterpret_cast<const char*>(value), vl);
@@ -168,8 +169,8 @@ class Client {
     return o;
   }
   void Feed(const std::string& bytes) {
-    ssize_t rc = nghttp2_session_mem_recv(s_, reinterpret_cast<const uint8_t*>(bytes.data()),
-                                          bytes.size());
+    ssize_t rc =
+        nghttp2_session_mem_recv(s_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     ASSERT_GE(rc, 0) << nghttp2_strerror(static_cast<int>(rc));
   }
   // Gives `n` bytes of stream `id`'s window back (no_auto_window_update).
@@ -233,8 +234,8 @@ TEST(H2SessionTest, AnswersARequestOnItsStream) {
 TEST(H2SessionTest, PostBodyAndHeadersReachTheHandler) {
   Pair p;
   std::string body = "{\"k\":1}";
-  p.client.Request("POST", "/t", {{"content-type", "application/json"}, {"cookie", "a=1"},
-                                  {"cookie", "b=2"}},
+  p.client.Request("POST", "/t",
+                   {{"content-type", "application/json"}, {"cookie", "a=1"}, {"cookie", "b=2"}},
                    &body);
   p.Pump();
   ASSERT_EQ(p.handler.requests.size(), 1u);
@@ -442,7 +443,10 @@ TEST(H2SessionTest, GarbageAfterThePrefaceIsAProtocolErrorThatClosesTheConnectio
   H2Session s(&host, &handler, H2Options{});
   std::string bytes = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   // A frame header announcing a DATA frame on stream 0 (a connection error).
-  bytes += std::string("\x00\x00\x04\x00\x00\x00\x00\x00\x00" "abcd", 13);
+  bytes += std::string(
+      "\x00\x00\x04\x00\x00\x00\x00\x00\x00"
+      "abcd",
+      13);
   s.OnData(bytes);
   s.Flush();
   EXPECT_TRUE(host.closed);
@@ -450,8 +454,8 @@ TEST(H2SessionTest, GarbageAfterThePrefaceIsAProtocolErrorThatClosesTheConnectio
   const std::string& o = host.out;
   size_t at = 0, last = std::string::npos;
   while (at + 9 <= o.size()) {
-    const size_t len = (static_cast<uint8_t>(o[at]) << 16) | (static_cast<uint8_t>(o[at + 1]) << 8) |
-                       static_cast<uint8_t>(o[at + 2]);
+    const size_t len = (static_cast<uint8_t>(o[at]) << 16) |
+                       (static_cast<uint8_t>(o[at + 1]) << 8) | static_cast<uint8_t>(o[at + 2]);
     last = at;
     at += 9 + len;
   }

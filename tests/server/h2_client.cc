@@ -101,10 +101,9 @@ H2Client::~H2Client() {
 int32_t H2Client::Submit(const std::string& method, const std::string& path,
                          std::vector<std::pair<std::string, std::string>> headers,
                          const std::string& body) {
-  headers.insert(headers.begin(), {{":method", method},
-                                   {":path", path},
-                                   {":scheme", "http"},
-                                   {":authority", "127.0.0.1"}});
+  headers.insert(
+      headers.begin(),
+      {{":method", method}, {":path", path}, {":scheme", "http"}, {":authority", "127.0.0.1"}});
   std::vector<nghttp2_nv> nva;
   for (auto& [n, v] : headers) {
     nva.push_back({reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()),
@@ -167,7 +166,8 @@ void H2Client::Consume(int32_t id, size_t n) {
 
 bool H2Client::SendRaw(const std::string& bytes) {
   nghttp2_session_send(s_);
-  return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+         static_cast<ssize_t>(bytes.size());
 }
 
 }  // namespace eventide::testing

@@ -96,16 +96,17 @@ TEST(Http2Test, StaticFilesGzipAndNotModifiedOverHttp2) {
   s.WriteFile("apps/realtime-demo/web/index.html", std::string(4000, 'a'));
   const int port = s.Start();
   ASSERT_GT(port, 0) << s.log();
-  std::string out = Curl("-i --compressed --http2-prior-knowledge http://127.0.0.1:" +
-                         std::to_string(port) + "/realtime-demo/index.html");
+  std::string out =
+      Curl("-i --compressed --http2-prior-knowledge http://127.0.0.1:" + std::to_string(port) +
+           "/realtime-demo/index.html");
   EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out.substr(0, 300);
   EXPECT_NE(out.find("content-encoding: gzip"), std::string::npos) << out.substr(0, 300);
   EXPECT_NE(out.find(std::string(4000, 'a')), std::string::npos) << "curl decoded the body";
   const size_t at = out.find("etag: ");
   ASSERT_NE(at, std::string::npos) << out.substr(0, 300);
   const std::string etag = out.substr(at + 6, out.find('\r', at) - at - 6);
-  out = Curl("-i --compressed --http2-prior-knowledge -H 'if-none-match: " + etag + "' http://127.0.0.1:" +
-             std::to_string(port) + "/realtime-demo/index.html");
+  out = Curl("-i --compressed --http2-prior-knowledge -H 'if-none-match: " + etag +
+             "' http://127.0.0.1:" + std::to_string(port) + "/realtime-demo/index.html");
   EXPECT_NE(out.find("HTTP/2 304"), std::string::npos) << out.substr(0, 300);
 }
 
@@ -120,13 +121,17 @@ TEST(Http2Test, TlsOffersH2ByAlpnAndOffKeepsHttp11) {
   out = Curl("-k --http1.1 -o /dev/null -w '%{http_version}' " + url);
   EXPECT_EQ(out, "1.1");
   // What ALPN chose holds: HTTP/1.1 bytes after choosing h2 are not answered as HTTP/1.1.
-  out = RunCommand("printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | timeout 5 openssl s_client "
-                   "-quiet -alpn h2 -connect 127.0.0.1:" + std::to_string(port) + " 2>/dev/null");
+  out = RunCommand(
+      "printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | timeout 5 openssl s_client "
+      "-quiet -alpn h2 -connect 127.0.0.1:" +
+      std::to_string(port) + " 2>/dev/null");
   EXPECT_EQ(out.find("HTTP/1.1 200"), std::string::npos) << out;
-  out = RunCommand("printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | timeout 5 "
-                   "openssl s_client -quiet -alpn http/1.1 -connect 127.0.0.1:" + std::to_string(port) +
-                   " 2>/dev/null");
-  EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << "the same bytes after choosing http/1.1";
+  out = RunCommand(
+      "printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | timeout 5 "
+      "openssl s_client -quiet -alpn http/1.1 -connect 127.0.0.1:" +
+      std::to_string(port) + " 2>/dev/null");
+  EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos)
+      << "the same bytes after choosing http/1.1";
   ASSERT_EQ(s.Terminate(), 0);
 
   port = s.Start({"--tls", "auto", "--http2", "off"});
@@ -159,8 +164,8 @@ TEST(Http2Test, TenEventStreamsAndAWriteShareOneConnection) {
   ASSERT_TRUE(c.connected());
   std::vector<int32_t> streams;
   for (int i = 0; i < 10; ++i) {
-    streams.push_back(
-        c.Submit("GET", std::string(kTable) + "?n=" + std::to_string(i), {{"accept", "text/event-stream"}}));
+    streams.push_back(c.Submit("GET", std::string(kTable) + "?n=" + std::to_string(i),
+                               {{"accept", "text/event-stream"}}));
   }
   ASSERT_TRUE(c.RunUntil([&] {
     for (int32_t id : streams) {
@@ -196,22 +201,24 @@ TEST(Http2Test, RetainedSyncedAndLastEventIdResume) {
   const int port = s.Start();
   ASSERT_GT(port, 0) << s.log();
   for (int i = 1; i <= 3; ++i) {
-    ASSERT_EQ(s.Call("POST", kTable, Record("r" + std::to_string(i)),
-                     {"Content-Type: application/json"})
-                  .status,
-              201);
+    ASSERT_EQ(
+        s.Call("POST", kTable, Record("r" + std::to_string(i)), {"Content-Type: application/json"})
+            .status,
+        201);
   }
   H2Client c(port);
   // A fresh subscriber with the retained state: three records, then synced.
-  const int32_t fresh = c.Submit("GET", std::string(kTable) + "?retained=true",
-                                 {{"accept", "text/event-stream"}});
+  const int32_t fresh =
+      c.Submit("GET", std::string(kTable) + "?retained=true", {{"accept", "text/event-stream"}});
   // A reconnecting one: what came after 1.
   const int32_t resumed =
       c.Submit("GET", kTable, {{"accept", "text/event-stream"}, {"last-event-id", "1"}});
   ASSERT_TRUE(c.RunUntil([&] {
     return c.response(fresh).body.find("\"type\":\"synced\"") != std::string::npos &&
            Events(c.response(resumed).body).size() == 2;
-  })) << c.response(fresh).body << "\n---\n" << c.response(resumed).body;
+  })) << c.response(fresh).body
+      << "\n---\n"
+      << c.response(resumed).body;
   const std::string& f = c.response(fresh).body;
   EXPECT_NE(f.find("\"type\":\"retained\""), std::string::npos);
   EXPECT_LT(f.find("\"id\":\"r3\""), f.find("\"type\":\"synced\""));
@@ -230,7 +237,8 @@ TEST(Http2Test, AStreamWhoseReaderStopsIsDemotedWithoutHoldingUpItsNeighbour) {
   // Stream windows of 16 KiB, given back only when the test says.
   H2Client c(port, 16 << 10, /*auto_window=*/false);
   const int32_t slow = c.Submit("GET", kTable, {{"accept", "text/event-stream"}});
-  const int32_t fast = c.Submit("GET", std::string(kTable) + "?b", {{"accept", "text/event-stream"}});
+  const int32_t fast =
+      c.Submit("GET", std::string(kTable) + "?b", {{"accept", "text/event-stream"}});
   ASSERT_TRUE(c.RunUntil([&] {
     return c.response(slow).body.find("connected") != std::string::npos &&
            c.response(fast).body.find("connected") != std::string::npos;
@@ -257,7 +265,8 @@ TEST(Http2Test, AStreamWhoseReaderStopsIsDemotedWithoutHoldingUpItsNeighbour) {
     c.Consume(fast, now - fast_seen);
     fast_seen = now;
     return Events(c.response(fast).body).size() == 200;
-  })) << "the fast stream got " << Events(c.response(fast).body).size();
+  })) << "the fast stream got "
+      << Events(c.response(fast).body).size();
   EXPECT_LT(c.response(slow).body.size(), size_t{20} << 10) << "the slow window held";
   EXPECT_FALSE(c.response(slow).closed) << "demoted, not dropped";
   // The slow reader reads again: every event, in order, from the log.
@@ -283,19 +292,23 @@ TEST(Http2Test, MalformedFramesEndOnlyTheirConnection) {
   ASSERT_GT(port, 0) << s.log();
   H2Client good(port);
   const int32_t sse = good.Submit("GET", kTable, {{"accept", "text/event-stream"}});
-  ASSERT_TRUE(good.RunUntil([&] { return good.response(sse).body.find("connected") != std::string::npos; }));
+  ASSERT_TRUE(good.RunUntil(
+      [&] { return good.response(sse).body.find("connected") != std::string::npos; }));
   // The preface, then a DATA frame on stream 0: a connection error.
   Client bad(port);
   ASSERT_TRUE(bad.SendRaw(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
                           std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9) +
-                          std::string("\x00\x00\x04\x00\x00\x00\x00\x00\x00" "abcd", 13)));
+                          std::string("\x00\x00\x04\x00\x00\x00\x00\x00\x00"
+                                      "abcd",
+                                      13)));
   EXPECT_TRUE(bad.ClosedByPeer()) << "GOAWAY, then the close";
   // Garbage that is neither protocol is an HTTP/1.1 error.
   Client junk(port);
   ASSERT_TRUE(junk.SendRaw("\x16\x03\x01 not http\r\n\r\n"));
   EXPECT_TRUE(junk.ClosedByPeer());
   // The other connection's stream goes on.
-  ASSERT_EQ(s.Call("POST", kTable, Record("after"), {"Content-Type: application/json"}).status, 201);
+  ASSERT_EQ(s.Call("POST", kTable, Record("after"), {"Content-Type: application/json"}).status,
+            201);
   ASSERT_TRUE(good.RunUntil([&] { return Events(good.response(sse).body).size() == 1; }));
 }
 
@@ -326,7 +339,8 @@ TEST(Http2Test, GracefulShutdownSaysGoodbyeThenGoaway) {
   ASSERT_GT(port, 0) << s.log();
   H2Client c(port);
   const int32_t sse = c.Submit("GET", kTable, {{"accept", "text/event-stream"}});
-  ASSERT_TRUE(c.RunUntil([&] { return c.response(sse).body.find("connected") != std::string::npos; }));
+  ASSERT_TRUE(
+      c.RunUntil([&] { return c.response(sse).body.find("connected") != std::string::npos; }));
   const size_t before = c.response(sse).body.size();
   ::kill(s.pid(), SIGTERM);
   ASSERT_TRUE(c.RunUntil([&] { return c.eof(); }));
@@ -342,8 +356,8 @@ TEST(Http2Test, KillNineAndResumeOverH2) {
   ASSERT_GT(port, 0) << s.log();
   std::vector<uint64_t> acked;
   auto write = [&](int i) {
-    HttpResponse r = s.Call("POST", kTable, Record("p" + std::to_string(i)),
-                            {"Content-Type: application/json"});
+    HttpResponse r =
+        s.Call("POST", kTable, Record("p" + std::to_string(i)), {"Content-Type: application/json"});
     ASSERT_EQ(r.status, 201);
     acked.push_back(std::stoull(r.Header("event-position")));
   };
@@ -351,7 +365,8 @@ TEST(Http2Test, KillNineAndResumeOverH2) {
   {
     H2Client c(port);
     const int32_t sse = c.Submit("GET", kTable, {{"accept", "text/event-stream"}});
-    ASSERT_TRUE(c.RunUntil([&] { return c.response(sse).body.find("connected") != std::string::npos; }));
+    ASSERT_TRUE(
+        c.RunUntil([&] { return c.response(sse).body.find("connected") != std::string::npos; }));
     for (int i = 1; i <= 5; ++i) write(i);
     ASSERT_TRUE(c.RunUntil([&] { return Events(c.response(sse).body).size() == 5; }));
     got = Events(c.response(sse).body);
@@ -362,15 +377,16 @@ TEST(Http2Test, KillNineAndResumeOverH2) {
   ASSERT_GT(port, 0) << s.log();
   for (int i = 6; i <= 8; ++i) write(i);  // written while the client is away
   H2Client c(port);
-  const int32_t sse = c.Submit("GET", kTable,
-                               {{"accept", "text/event-stream"},
-                                {"last-event-id", std::to_string(got.back().first)}});
+  const int32_t sse = c.Submit(
+      "GET", kTable,
+      {{"accept", "text/event-stream"}, {"last-event-id", std::to_string(got.back().first)}});
   for (int i = 9; i <= 10; ++i) write(i);
   ASSERT_TRUE(c.RunUntil([&] { return Events(c.response(sse).body).size() == 5; }))
       << c.response(sse).body;
   for (auto& e : Events(c.response(sse).body)) got.push_back(e);
   ASSERT_EQ(got.size(), acked.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].first, acked[i]) << "exactly once, in order";
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_EQ(got[i].first, acked[i]) << "exactly once, in order";
 }
 
 }  // namespace
